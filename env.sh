@@ -1,0 +1,2 @@
+# source me: activates the project venv
+. "$(dirname "${BASH_SOURCE[0]}")/.venv/bin/activate"

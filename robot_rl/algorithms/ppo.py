@@ -1,0 +1,109 @@
+"""Proximal policy optimization (clipped surrogate, clipped value loss, GAE,
+entropy bonus, KL-adaptive learning rate, gradient clipping)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from policies.actor_critic import ActorCritic
+from robot_rl.storage import RolloutStorage
+
+
+@dataclass
+class PPOConfig:
+    learning_rate: float = 1e-3
+    schedule: str = "adaptive"        # "adaptive" (KL-driven) | "fixed"
+    desired_kl: float = 0.01
+    min_lr: float = 1e-5
+    max_lr: float = 1e-2
+    gamma: float = 0.99
+    lam: float = 0.95
+    clip_ratio: float = 0.2
+    value_clip: bool = True
+    value_loss_coef: float = 1.0
+    entropy_coef: float = 0.0
+    num_epochs: int = 5
+    num_minibatches: int = 2
+    max_grad_norm: float = 1.0
+    normalize_advantages: bool = True
+
+    def __post_init__(self):
+        if self.schedule not in ("adaptive", "fixed"):
+            raise ValueError(f"schedule must be 'adaptive' or 'fixed', not {self.schedule!r}")
+
+
+class PPO:
+    """Owns the optimizer and turns a filled RolloutStorage into parameter updates."""
+
+    def __init__(self, policy: ActorCritic, cfg: PPOConfig, generator: torch.Generator | None = None):
+        self.policy, self.cfg = policy, cfg
+        self.learning_rate = cfg.learning_rate
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
+        self.generator = generator
+
+    def _set_lr(self, lr: float) -> None:
+        self.learning_rate = lr
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+
+    def update(self, storage: RolloutStorage) -> dict[str, float]:
+        cfg, policy = self.cfg, self.policy
+        stats = {"value_loss": 0.0, "surrogate_loss": 0.0, "entropy": 0.0, "kl": 0.0,
+                 "clip_fraction": 0.0}
+        n_updates = 0
+        for _ in range(cfg.num_epochs):
+            for mb in storage.minibatches(cfg.num_minibatches, self.generator):
+                dist = policy.distribution(mb["obs"])
+                log_probs = dist.log_prob(mb["actions"]).sum(-1)
+                entropy = dist.entropy().sum(-1).mean()
+                values = policy.value(mb["obs"])
+
+                with torch.no_grad():
+                    log_ratio = log_probs - mb["log_probs"]
+                    kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()  # k3 estimator
+                if cfg.schedule == "adaptive":
+                    if kl > 2.0 * cfg.desired_kl:
+                        self._set_lr(max(cfg.min_lr, self.learning_rate / 1.5))
+                    elif 0.0 < kl < 0.5 * cfg.desired_kl:
+                        self._set_lr(min(cfg.max_lr, self.learning_rate * 1.5))
+
+                adv = mb["advantages"]
+                if cfg.normalize_advantages:
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                ratio = torch.exp(log_probs - mb["log_probs"])
+                surrogate = -torch.min(
+                    ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv).mean()
+                if cfg.value_clip:
+                    v_clipped = mb["values"] + (values - mb["values"]).clamp(
+                        -cfg.clip_ratio, cfg.clip_ratio)
+                    value_loss = torch.max((values - mb["returns"]).square(),
+                                           (v_clipped - mb["returns"]).square()).mean()
+                else:
+                    value_loss = (values - mb["returns"]).square().mean()
+                loss = surrogate + cfg.value_loss_coef * value_loss - cfg.entropy_coef * entropy
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+
+                stats["value_loss"] += value_loss.item()
+                stats["surrogate_loss"] += surrogate.item()
+                stats["entropy"] += entropy.item()
+                stats["kl"] += kl
+                stats["clip_fraction"] += ((ratio - 1).abs() > cfg.clip_ratio).float().mean().item()
+                n_updates += 1
+        stats = {k: v / max(n_updates, 1) for k, v in stats.items()}
+        stats["learning_rate"] = self.learning_rate
+        stats["action_std"] = policy.log_std.exp().mean().item()
+        return stats
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "learning_rate": self.learning_rate}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.optimizer.load_state_dict(d["optimizer"])
+        self._set_lr(d["learning_rate"])

@@ -1,0 +1,52 @@
+"""Checkpoint files: policy weights, optimizer, config, spec, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from policies.actor_critic import ActorCritic
+from robot_rl.config import PolicyConfig, TrainConfig, apply_overrides, build_config
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, unreadable or not ours."""
+
+
+def build_policy(cfg: TrainConfig, obs_dim: int, action_dim: int, hover_action=None) -> ActorCritic:
+    pc: PolicyConfig = cfg.policy
+    bias = hover_action if (pc.bias_to_hover and hover_action is not None) else None
+    return ActorCritic(obs_dim, action_dim, pc.actor_hidden, pc.critic_hidden, pc.activation,
+                       pc.init_std, action_bias=bias)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {str(p)!r} not found")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many types for a corrupt file
+        raise CheckpointError(f"{str(p)!r} is not a readable robot_rl checkpoint ({e})") from None
+    if not isinstance(ckpt, dict) or "policy" not in ckpt or "config" not in ckpt:
+        raise CheckpointError(f"{str(p)!r} is not a robot_rl checkpoint (no policy/config)")
+    return ckpt
+
+
+def config_from_checkpoint(ckpt: dict) -> TrainConfig:
+    task = ckpt["config"]["task"]
+    return build_config(task, base=ckpt["config"])
+
+
+def policy_from_checkpoint(ckpt: dict) -> tuple[ActorCritic, TrainConfig]:
+    """Rebuild the trained ActorCritic (on CPU) and its config."""
+    cfg = config_from_checkpoint(ckpt)
+    policy = build_policy(cfg, ckpt["obs_dim"], ckpt["action_dim"])
+    policy.load_state_dict(ckpt["policy"])
+    policy.eval()
+    return policy, cfg
+
+
+__all__ = ["CheckpointError", "apply_overrides", "build_policy", "config_from_checkpoint",
+           "load_checkpoint", "policy_from_checkpoint"]

@@ -1,0 +1,185 @@
+"""Dataclass configs, overridden from YAML files and `key.sub=value` strings.
+
+Every key is checked: a typo raises ConfigError naming the key, the closest
+valid key and all valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robot_rl.algorithms.ppo import PPOConfig
+
+
+class ConfigError(ValueError):
+    """A user mistake in a config file or override."""
+
+
+@dataclass
+class PolicyConfig:
+    actor_hidden: tuple[int, ...] = (64, 64)
+    critic_hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    init_std: float = 0.15
+    bias_to_hover: bool = True    # start the actor's mean at the env's hover action
+
+
+@dataclass
+class RunnerConfig:
+    max_iterations: int = 120
+    steps_per_env: int = 32
+    save_interval: int = 50
+    log_interval: int = 1
+    eval_episodes: int = 100      # held-out evaluation at the end of training (0: skip)
+    keep_snapshots: bool = False  # also keep checkpoint_<iteration>.pt at each save
+
+
+@dataclass
+class TrainConfig:
+    task: str = "quadrotor-hover"
+    seed: int = 0
+    device: str = "cpu"
+    num_envs: int = 1024
+    threads: int = 0              # torch CPU threads (0: torch's default)
+    env: Any = None               # the task's config dataclass
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+
+
+def _coerce(value: Any, current: Any, path: str) -> Any:
+    """Convert `value` to the type of the field's current value."""
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}: expected true or false, got {value!r}")
+    if isinstance(current, int) and not isinstance(current, bool):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{path}: expected an integer, got {value!r}")
+    if isinstance(current, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{path}: expected a number, got {value!r}")
+    if isinstance(current, str):
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{path}: expected a string, got {value!r}")
+    if isinstance(current, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {value!r}")
+        if current:
+            return tuple(_coerce(v, current[0], f"{path}[{i}]") for i, v in enumerate(value))
+        return tuple(value)
+    return value
+
+
+def _unknown_key(key: str, valid: list[str], path: str) -> ConfigError:
+    hint = difflib.get_close_matches(key, valid, n=1)
+    did = f" (did you mean {hint[0]!r}?)" if hint else ""
+    where = f" in {path!r}" if path else ""
+    return ConfigError(f"unknown config key {key!r}{where}{did}; valid keys: {', '.join(valid)}")
+
+
+def apply_overrides(obj: Any, values: dict, path: str = "") -> Any:
+    """Recursively set `values` (a nested dict) on dataclass `obj`, checking every key."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {values!r}")
+    valid = [f.name for f in fields(obj)]
+    for key, value in values.items():
+        if key not in valid:
+            raise _unknown_key(key, valid, path)
+        sub = f"{path}.{key}" if path else key
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            apply_overrides(current, value, sub)
+        else:
+            setattr(obj, key, _coerce(value, current, sub))
+    if hasattr(obj, "__post_init__"):
+        try:
+            obj.__post_init__()
+        except ValueError as e:
+            raise ConfigError(f"{path or 'config'}: {e}") from None
+    return obj
+
+
+def parse_assignment(text: str) -> dict:
+    """'ppo.learning_rate=3e-4' -> {'ppo': {'learning_rate': 0.0003}} (value parsed as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.sub=value")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw else ""
+    out: dict = {}
+    node = out
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a mapping at the top level")
+    return data
+
+
+def default_config(task: str) -> TrainConfig:
+    """The working default training config of a task."""
+    from robot_rl.envs import make_env_config
+
+    cfg = TrainConfig(task=task, env=make_env_config(task))
+    if task.startswith("gym:"):
+        cfg.num_envs = 8
+        cfg.policy.bias_to_hover = False
+        cfg.policy.init_std = 1.0
+        cfg.runner.steps_per_env = 256
+        cfg.runner.eval_episodes = 10
+    return cfg
+
+
+def build_config(task: str, files: list[str] = (), overrides: list[str] = (),
+                 base: dict | None = None) -> TrainConfig:
+    """Defaults of `task`, then `base` (e.g. from a checkpoint), files, then overrides."""
+    cfg = default_config(task)
+    if base:
+        apply_overrides(cfg, {k: v for k, v in base.items() if k != "task"})
+    for f in files:
+        data = load_yaml(f)
+        if "task" in data and data["task"] != task:
+            raise ConfigError(f"config file {f!r} is for task {data['task']!r}, not {task!r}")
+        apply_overrides(cfg, {k: v for k, v in data.items() if k != "task"})
+    for o in overrides:
+        apply_overrides(cfg, parse_assignment(o))
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict:
+    """Plain nested dict (tuples as lists), ready for YAML/JSON."""
+    def conv(x):
+        if isinstance(x, dict):
+            return {k: conv(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [conv(v) for v in x]
+        return x
+    return conv(dataclasses.asdict(cfg))

@@ -1,0 +1,61 @@
+"""Rollout storage for on-policy learning: [T, N, ...] tensors and GAE."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+
+
+class RolloutStorage:
+    """Fixed-size buffer of T steps for N environments."""
+
+    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, action_dim: int, device):
+        t, n = num_steps, num_envs
+        z = lambda *s: torch.zeros(t, n, *s, device=device)  # noqa: E731
+        self.obs = z(obs_dim)
+        self.actions = z(action_dim)
+        self.log_probs = z()
+        self.values = z()
+        self.rewards = z()
+        self.dones = z()
+        self.returns = z()
+        self.advantages = z()
+        self.num_steps, self.num_envs, self.step = t, n, 0
+
+    def add(self, obs, actions, log_probs, values, rewards, dones) -> None:
+        if self.step >= self.num_steps:
+            raise RuntimeError("rollout storage is full; call clear() after each update")
+        i = self.step
+        self.obs[i], self.actions[i], self.log_probs[i] = obs, actions, log_probs
+        self.values[i], self.rewards[i], self.dones[i] = values, rewards, dones
+        self.step += 1
+
+    def clear(self) -> None:
+        self.step = 0
+
+    def compute_returns(self, last_values: torch.Tensor, gamma: float, lam: float) -> None:
+        """Generalized advantage estimation; returns = advantages + values."""
+        adv = torch.zeros_like(last_values)
+        for t in reversed(range(self.num_steps)):
+            next_values = last_values if t == self.num_steps - 1 else self.values[t + 1]
+            not_done = 1.0 - self.dones[t]
+            delta = self.rewards[t] + gamma * next_values * not_done - self.values[t]
+            adv = delta + gamma * lam * not_done * adv
+            self.advantages[t] = adv
+        self.returns = self.advantages + self.values
+
+    def minibatches(self, num_minibatches: int, generator: torch.Generator | None = None
+                    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffled minibatches over all T*N samples."""
+        total = self.num_steps * self.num_envs
+        size = total // num_minibatches
+        perm = torch.randperm(total, generator=generator).to(self.obs.device)
+        flat = {
+            "obs": self.obs.flatten(0, 1), "actions": self.actions.flatten(0, 1),
+            "log_probs": self.log_probs.flatten(0, 1), "values": self.values.flatten(0, 1),
+            "returns": self.returns.flatten(0, 1), "advantages": self.advantages.flatten(0, 1),
+        }
+        for i in range(num_minibatches):
+            idx = perm[i * size:(i + 1) * size]
+            yield {k: v[idx] for k, v in flat.items()}

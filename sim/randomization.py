@@ -1,0 +1,95 @@
+"""Declarative domain randomization: a range per parameter, sampled per env.
+
+kinds: "fixed" (nominal), "uniform" (absolute bounds), "log_uniform" (absolute
+bounds, uniform in log), "scale" (nominal times a uniform factor). A
+curriculum `level` in [0, 1] shrinks every range towards the nominal value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+KINDS = ("fixed", "uniform", "log_uniform", "scale")
+
+
+@dataclass
+class ParamRange:
+    """How one parameter is sampled around its nominal value."""
+
+    kind: str = "fixed"
+    low: float = 1.0
+    high: float = 1.0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown randomization kind {self.kind!r}; valid: {list(KINDS)}")
+        if self.low > self.high:
+            raise ValueError(f"randomization range low {self.low} > high {self.high}")
+        if self.kind == "log_uniform" and self.low <= 0:
+            raise ValueError("log_uniform needs low > 0")
+
+    def sample(self, nominal: torch.Tensor, generator: torch.Generator | None,
+               level: float = 1.0) -> torch.Tensor:
+        """Sample one value per element of `nominal` (same shape)."""
+        if self.kind == "fixed":
+            return nominal.clone()
+        u = torch.rand(nominal.shape, generator=generator, device=nominal.device)
+        if self.kind == "scale":
+            lo, hi = 1.0 + level * (self.low - 1.0), 1.0 + level * (self.high - 1.0)
+            return nominal * (lo + (hi - lo) * u)
+        lo = nominal + level * (self.low - nominal)
+        hi = nominal + level * (self.high - nominal)
+        if self.kind == "uniform":
+            return lo + (hi - lo) * u
+        lo, hi = torch.log(lo), torch.log(hi)
+        return torch.exp(lo + (hi - lo) * u)
+
+    def bounds(self, nominal: float) -> tuple[float, float]:
+        """The full-level interval of values this range can produce."""
+        if self.kind == "fixed":
+            return nominal, nominal
+        if self.kind == "scale":
+            return nominal * self.low, nominal * self.high
+        return self.low, self.high
+
+
+def scale(lo: float, hi: float) -> ParamRange:
+    return ParamRange("scale", lo, hi)
+
+
+def uniform(lo: float, hi: float) -> ParamRange:
+    return ParamRange("uniform", lo, hi)
+
+
+@dataclass
+class QuadrotorDR:
+    """Default quadrotor domain randomization (issue 2's default ranges)."""
+
+    enabled: bool = True
+    mass: ParamRange = field(default_factory=lambda: scale(0.8, 1.2))
+    inertia: ParamRange = field(default_factory=lambda: scale(0.8, 1.2))  # per axis
+    kf: ParamRange = field(default_factory=lambda: scale(0.85, 1.15))
+    km: ParamRange = field(default_factory=lambda: scale(0.85, 1.15))
+    tau_up: ParamRange = field(default_factory=lambda: uniform(0.02, 0.08))
+    tau_down: ParamRange = field(default_factory=lambda: uniform(0.02, 0.08))
+    arm_length: ParamRange = field(default_factory=lambda: scale(0.95, 1.05))
+    drag: ParamRange = field(default_factory=lambda: scale(0.5, 1.5))
+    latency_steps: ParamRange = field(default_factory=lambda: uniform(0.0, 1.0))  # rounded
+    obs_noise: ParamRange = field(default_factory=lambda: scale(0.5, 1.5))  # x base std
+    disturbance_force: ParamRange = field(default_factory=lambda: uniform(0.0, 0.05))  # x weight
+    disturbance_torque: ParamRange = field(default_factory=lambda: uniform(0.0, 0.02))  # x weight*arm
+    curriculum_iterations: int = 0  # 0: full ranges from the start
+
+    def level(self, iteration: int) -> float:
+        """Curriculum level in [0, 1] at a training iteration."""
+        if not self.enabled:
+            return 0.0
+        if self.curriculum_iterations <= 0:
+            return 1.0
+        return min(1.0, iteration / self.curriculum_iterations)
+
+    def max_latency_steps(self) -> int:
+        return int(math.floor(self.latency_steps.bounds(0.0)[1] + 0.5))

@@ -1,0 +1,44 @@
+"""Task registry: name -> (env class, config class, one-line description)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str
+    description: str
+    make_config: Callable[[], object]
+    make_env: Callable[..., object]
+
+
+def _quadrotor_tasks() -> dict[str, TaskInfo]:
+    from sim.tasks.quadrotor import QuadrotorEnv, hover_config, track_config
+
+    return {
+        "quadrotor-hover": TaskInfo(
+            "quadrotor-hover",
+            "Crazyflie: reach and hold a setpoint from a random state (tilt up to 60 deg), under DR",
+            hover_config, QuadrotorEnv),
+        "quadrotor-track": TaskInfo(
+            "quadrotor-track",
+            "Crazyflie: follow random figure-eight references up to 1.5 m/s, under DR",
+            track_config, QuadrotorEnv),
+    }
+
+
+def registry() -> dict[str, TaskInfo]:
+    return _quadrotor_tasks()
+
+
+def get_task(name: str) -> TaskInfo:
+    tasks = registry()
+    if name not in tasks:
+        import difflib
+
+        hint = difflib.get_close_matches(name, tasks, n=1)
+        did = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise ValueError(f"unknown task {name!r}{did}; valid: {sorted(tasks)}")
+    return tasks[name]

@@ -1,0 +1,120 @@
+"""Quadrotor dynamics against analytic cases."""
+
+import math
+
+import pytest
+import torch
+
+from sim.quadrotor import QuadrotorSim, get_preset
+from sim.quadrotor.rotations import quat_from_axis_angle, quat_to_rotmat
+
+CF = get_preset("crazyflie")
+
+
+def make_sim(n=4, **overrides):
+    p = CF.with_overrides(**overrides) if overrides else CF
+    sim = QuadrotorSim(p, n, dt=0.002)
+    sim.state.pos[:, 2] = 10.0
+    return sim
+
+
+def test_hover_rpm_gives_thrust_equal_to_weight():
+    sim = make_sim(drag=0.0)
+    hover = torch.full((4, 4), CF.hover_rpm)
+    sim.state.rpm[:] = CF.hover_rpm
+    thrust, torque = sim.rotor_forces(sim.state.rpm)
+    assert thrust.sum(-1) == pytest.approx(torch.full((4,), CF.mass * CF.gravity), rel=1e-5)
+    assert torque.abs().max() < 1e-9
+    sim.step(hover, 500)  # 1 s
+    assert sim.state.vel.abs().max() < 1e-4
+    assert (sim.state.pos[:, 2] - 10.0).abs().max() < 1e-4
+
+
+def test_free_fall_matches_ballistic_solution():
+    sim = make_sim(drag=0.0)
+    t = 0.5
+    sim.step(torch.zeros(4, 4), round(t / sim.dt))
+    expected_z = 10.0 - 0.5 * CF.gravity * t**2
+    # semi-implicit Euler overshoots by g*dt*t/2
+    assert sim.state.pos[:, 2] == pytest.approx(torch.full((4,), expected_z), abs=CF.gravity * sim.dt * t)
+    assert sim.state.vel[:, 2] == pytest.approx(torch.full((4,), -CF.gravity * t), rel=1e-4)
+
+
+def test_pure_yaw_torque_spins_about_z_only():
+    sim = make_sim(drag=0.0)
+    d = 500.0
+    # Raise the rotors whose reaction torque is +z, lower the others: no net roll/pitch.
+    rpm = torch.tensor([CF.hover_rpm - d, CF.hover_rpm + d, CF.hover_rpm - d, CF.hover_rpm + d])
+    sim.state.rpm[:] = rpm
+    thrust, torque = sim.rotor_forces(sim.state.rpm)
+    expected_tz = CF.km * 4 * CF.hover_rpm * d * 2  # sum of s_i km rpm_i^2
+    assert torque[0, 2].item() == pytest.approx(expected_tz, rel=1e-4)
+    assert torque[0, :2].abs().max() < 1e-12
+    steps = 100
+    sim.step(rpm.repeat(4, 1), steps)
+    expected_wz = expected_tz / CF.inertia[2] * steps * sim.dt
+    assert sim.state.ang_vel[0, 2].item() == pytest.approx(expected_wz, rel=1e-3)
+    assert sim.state.ang_vel[:, :2].abs().max() < 1e-6
+
+
+def test_quaternion_stays_unit_under_tumbling():
+    sim = make_sim(n=64)
+    sim.state.ang_vel = torch.randn(64, 3) * 20
+    sim.state.rpm[:] = CF.hover_rpm
+    sim.step(torch.full((64, 4), CF.hover_rpm), 2000)  # torque-free tumbling for 4 s
+    assert sim.state.ang_vel.norm(dim=-1).max() > 10
+    norms = sim.state.quat.norm(dim=-1)
+    assert (norms - 1).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("tau_up,tau_down", [(0.03, 0.03), (0.02, 0.08)])
+def test_motor_lag_step_response_matches_time_constant(tau_up, tau_down):
+    sim = make_sim(tau_up=tau_up, tau_down=tau_down)
+    target = 20000.0
+    sim.step(torch.full((4, 4), target), round(tau_up / sim.dt))
+    assert sim.state.rpm[0, 0].item() == pytest.approx(target * (1 - math.exp(-1)), rel=1e-3)
+    # falling step from target down to 0 follows tau_down
+    sim.state.rpm[:] = target
+    sim.step(torch.zeros(4, 4), round(tau_down / sim.dt))
+    assert sim.state.rpm[0, 0].item() == pytest.approx(target * math.exp(-1), rel=1e-3)
+
+
+def test_roll_torque_sign_follows_rotor_positions():
+    """More thrust on the right rotors (front-right, back-right) rolls left side up? No:
+    right side up means negative roll about body x (FLU)."""
+    sim = make_sim()
+    rpm = torch.tensor([1.1, 1.1, 1.0, 1.0]) * CF.hover_rpm
+    _, torque = sim.rotor_forces(rpm.repeat(4, 1))
+    assert torque[0, 0] < 0  # right side pushed up: rotation about -x
+    rpm = torch.tensor([1.1, 1.0, 1.0, 1.1]) * CF.hover_rpm  # front rotors stronger
+    _, torque = sim.rotor_forces(rpm.repeat(4, 1))
+    assert torque[0, 1] < 0  # nose up is negative pitch about +y (FLU)
+
+
+def test_rotation_matrix_is_body_to_world():
+    q = quat_from_axis_angle(torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([math.pi / 2]))
+    r = quat_to_rotmat(q)[0]
+    # body x axis (forward) points along world +y after a +90 degree yaw
+    assert torch.allclose(r @ torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)
+
+
+def test_disturbance_force_accelerates_body():
+    sim = make_sim(drag=0.0)
+    sim.state.rpm[:] = CF.hover_rpm
+    sim.ext_force[:, 0] = 0.01
+    sim.step(torch.full((4, 4), CF.hover_rpm), 100)
+    expected_vx = 0.01 / CF.mass * 100 * sim.dt
+    assert sim.state.vel[0, 0].item() == pytest.approx(expected_vx, rel=1e-3)
+
+
+def test_unknown_preset_and_parameter_are_clear_errors():
+    with pytest.raises(ValueError, match="valid"):
+        get_preset("crazyfly")
+    with pytest.raises(ValueError, match="unknown quadrotor parameter"):
+        CF.with_overrides(mas=1.0)
+
+
+def test_presets_can_hover():
+    for p in (get_preset("crazyflie"), get_preset("quad450")):
+        assert 1.5 < p.thrust_to_weight < 5
+        assert -1 < p.hover_action < 1

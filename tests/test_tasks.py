@@ -1,0 +1,103 @@
+"""Task behaviour: observation layout, references, termination, rate mode."""
+
+import math
+
+import torch
+
+from robot_rl.config import build_config
+from robot_rl.envs import make_env
+
+
+def geometric_controller(env, kp=4.0, kd=3.0, katt=10.0):
+    """A hand-written position controller on the rates action: checks signs end to end."""
+    p, cfg = env.nominal, env.cfg
+    max_thrust = 4 * p.kf * p.max_rpm**2
+
+    def act(obs):
+        ep, ev = obs[:, 0:3], obs[:, 12:15]
+        rot = obs[:, 3:12].reshape(-1, 3, 3)
+        acc = -kp * ep - kd * ev + torch.tensor([0.0, 0.0, p.gravity])
+        b3, b3d = rot[:, :, 2], acc / acc.norm(dim=-1, keepdim=True)
+        err_body = (rot.transpose(1, 2) @ torch.linalg.cross(b3, b3d).unsqueeze(-1))[..., 0]
+        rates = katt * err_body
+        rates[:, 2] = 0.0
+        thrust = p.mass * (acc * b3).sum(-1, keepdim=True)
+        return torch.cat((2 * thrust / max_thrust - 1, rates / cfg.max_rate_rad_s), -1)
+    return act
+
+
+def test_rate_mode_controller_flies_to_the_setpoint():
+    cfg = build_config("quadrotor-hover", overrides=[
+        "env.action_mode=rates", "env.dr.enabled=false", "env.init_tilt_deg=20"])
+    env = make_env(cfg.task, cfg.env, 64, seed=0)
+    act = geometric_controller(env)
+    obs = env.reset(seed=0)
+    start_err = obs[:, :3].norm(dim=-1).mean()
+    crashed = torch.zeros(64, dtype=torch.bool)
+    for _ in range(300):
+        obs, _, term, _, info = env.step(act(obs))
+        crashed |= term
+    assert not crashed.any()
+    assert obs[:, :3].norm(dim=-1).mean() < 0.2 * start_err
+
+
+def test_hover_action_alone_crashes_under_random_attitude():
+    cfg = build_config("quadrotor-hover")
+    env = make_env(cfg.task, cfg.env, 256, seed=0)
+    env.reset(seed=0)
+    crashed = torch.zeros(256, dtype=torch.bool)
+    for _ in range(400):
+        _, _, term, _, _ = env.step(env.hover_action.repeat(256, 1))
+        crashed |= term
+    assert crashed.float().mean() > 0.5  # the task needs feedback: no trivial solution
+
+
+def test_observation_layout_matches_state():
+    cfg = build_config("quadrotor-hover", overrides=["env.dr.enabled=false"])
+    cfg.env.noise.pos = cfg.env.noise.rot = cfg.env.noise.vel = cfg.env.noise.ang_vel = 0.0
+    env = make_env(cfg.task, cfg.env, 8, seed=0)
+    obs = env.reset(seed=0)
+    s = env.sim.state
+    assert torch.allclose(obs[:, 0:3], s.pos - env.ref_center, atol=1e-6)
+    assert torch.allclose(obs[:, 3:12], env.sim.rotation_matrix().reshape(-1, 9), atol=1e-6)
+    assert torch.allclose(obs[:, 12:15], s.vel, atol=1e-6)
+    assert torch.allclose(obs[:, 15:18], s.ang_vel, atol=1e-6)
+    assert torch.allclose(obs[:, 18:22], env.hover_action.repeat(8, 1))
+
+
+def test_figure_eight_velocity_is_derivative_of_position_and_capped():
+    cfg = build_config("quadrotor-track")
+    env = make_env(cfg.task, cfg.env, 512, seed=0)
+    env.reset(seed=0)
+    t = torch.full((512,), 1.3)
+    h = 1e-3
+    p1, v = env.reference(t)
+    p2, _ = env.reference(t + h)
+    assert torch.allclose((p2 - p1) / h, v, atol=2e-2)
+    speeds = torch.stack([env.reference(torch.full((512,), tt))[1].norm(dim=-1)
+                          for tt in torch.linspace(0, 20, 200).tolist()])
+    assert speeds.max() <= 1.5 + 1e-4 and speeds.max() > 1.2
+
+
+def test_nan_action_does_not_poison_state_and_crash_terminates():
+    cfg = build_config("quadrotor-hover")
+    env = make_env(cfg.task, cfg.env, 4, seed=0)
+    env.reset(seed=0)
+    a = torch.full((4, 4), float("nan"))
+    obs, rew, term, trunc, info = env.step(a)
+    assert torch.isfinite(obs).all() and torch.isfinite(rew).all()
+    env.sim.state.pos[0, 2] = -1.0  # below the floor
+    _, rew, term, _, info = env.step(env.hover_action.repeat(4, 1))
+    assert term[0] and rew[0] == -cfg.env.reward.crash
+    assert info["episode"]["crashed"].tolist() == [True]
+
+
+def test_truncation_reports_final_obs_and_success_fields():
+    cfg = build_config("quadrotor-hover", overrides=["env.episode_s=0.3", "env.success_window_s=0.1"])
+    env = make_env(cfg.task, cfg.env, 4, seed=0)
+    env.reset(seed=0)
+    for i in range(30):
+        obs, _, term, trunc, info = env.step(env.hover_action.repeat(4, 1))
+    assert trunc.any()
+    assert set(info["episode"]) >= {"return", "length", "success", "crashed", "window_rms_err"}
+    assert not torch.equal(info["final_obs"][trunc], obs[trunc])  # reset rows got new obs
