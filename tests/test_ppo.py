@@ -58,7 +58,7 @@ def test_ppo_trains_a_gymnasium_env():
     env = make_env(cfg.task, cfg.env, cfg.num_envs, seed=0)
     hist = OnPolicyRunner(env, cfg, quiet=True).learn()
     assert len(hist) == 3 and all(torch.isfinite(torch.tensor(h["loss.value_loss"])) for h in hist)
-    assert "episode.return" in hist[-1]
+    assert any("episode.return" in h for h in hist)  # 200-step episodes end in iteration 2
 
 
 def test_gym_adapter_rejects_discrete_actions():
