@@ -47,11 +47,12 @@ class ObsNoise:
 
 @dataclass
 class RewardWeights:
-    """Reward rate (per second of flight) = alive - min(costs, alive) + precision bonus,
-    times the control period; a crash gives -crash once."""
+    """Reward rate (per second of flight) = alive - min(costs, alive) + bounded position
+    reward + precision bonus, times the control period; a crash gives -crash once."""
 
     alive: float = 1.0
-    pos: float = 0.5
+    pos: float = 2.0             # x (1 - tanh(|e_p| / pos_scale_m)): bounded, steep near 0
+    pos_scale_m: float = 0.3
     precision: float = 1.0       # x exp(-(|e_p| / precision_scale_m)^2)
     precision_scale_m: float = 0.05
     vel: float = 0.1
@@ -110,7 +111,7 @@ def track_config() -> QuadrotorTaskConfig:
         task="quadrotor-track", reference="figure8", episode_s=8.0,
         ref_speed_mps=(0.0, 1.5), ref_amplitude_m=(0.5, 1.5),
         init_pos_m=0.2, init_vel_mps=0.2, init_tilt_deg=20.0, init_ang_vel=0.5,
-        success_pos_m=0.15, success_tilt_deg=45.0)
+        success_window_s=6.0, success_pos_m=0.15, success_tilt_deg=45.0)
 
 
 def quadrotor_spec(cfg: QuadrotorTaskConfig) -> IOSpec:
@@ -344,14 +345,14 @@ class QuadrotorEnv:
         crashed = ~finite | (pos_err.abs() > cfg.bounds_m).any(-1) | (s.pos[:, 2] < 0.0) \
             | (s.ang_vel.norm(dim=-1) > cfg.max_ang_vel)
 
-        cost = (w.pos * pos_norm
-                + w.vel * vel_err.norm(dim=-1)
+        cost = (w.vel * vel_err.norm(dim=-1)
                 + w.tilt * (1.0 - tilt_cos)
                 + w.ang_vel * s.ang_vel.norm(dim=-1)
                 + w.action_rate * action_rate)
         # Costs are capped at the alive bonus: staying in the air always beats crashing.
         reward = self.control_dt * (
             w.alive - cost.clamp(max=w.alive)
+            + w.pos * (1.0 - torch.tanh(pos_norm / w.pos_scale_m))
             + w.precision * torch.exp(-(pos_norm / w.precision_scale_m).square()))
         reward = torch.where(crashed, torch.full_like(reward, -w.crash), reward)
         reward = torch.nan_to_num(reward, nan=-w.crash)
