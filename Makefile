@@ -18,8 +18,8 @@ test-slow: setup
 	$(VENV)/python -m pytest -q -m slow
 
 bench: setup
-	$(VENV)/python bench/sim_throughput.py
-	$(VENV)/python bench/hover_time.py
+	$(VENV)/python -m bench.sim_throughput
+	$(VENV)/python -m bench.hover_time
 
 clean:
 	rm -rf runs .pytest_cache

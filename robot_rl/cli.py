@@ -57,7 +57,7 @@ def _cmd_train(args) -> int:
         extra["eval"]["eval_seconds"] = time.perf_counter() - t0
         e = extra["eval"]
         print(f"held-out eval ({e['episodes']} episodes): success {e['success_rate']:.2f}, "
-              f"crash {e['crash_rate']:.2f}, pos err rms {e['pos_err_rms_m']:.3f} m")
+              f"crash {e['crash_rate']:.2f}, pos err rms {e['pos_err_rms_m']} m")
     runner.write_metrics(extra)
     print(f"done in {runner.train_seconds:.1f} s of training: {out}/checkpoint.pt, "
           f"{out}/metrics.json, {out}/training_curve.png, {out}/tensorboard/")

@@ -54,7 +54,7 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, ep
                 break
     crashed = result["crashed"].bool()
     ok = ~crashed
-    rms = result["window_rms_err"][ok].square().mean().sqrt().item() if ok.any() else float("nan")
+    rms = result["window_rms_err"][ok].square().mean().sqrt().item() if ok.any() else None
     return {
         "task": task,
         "episodes": episodes,
