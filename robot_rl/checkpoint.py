@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from policies.actor_critic import ActorCritic
-from robot_rl.config import PolicyConfig, TrainConfig, apply_overrides, build_config
+from robot_rl.config import PolicyConfig, TrainConfig, build_config
 
 
 class CheckpointError(ValueError):
@@ -48,5 +48,5 @@ def policy_from_checkpoint(ckpt: dict) -> tuple[ActorCritic, TrainConfig]:
     return policy, cfg
 
 
-__all__ = ["CheckpointError", "apply_overrides", "build_policy", "config_from_checkpoint",
+__all__ = ["CheckpointError", "build_policy", "config_from_checkpoint",
            "load_checkpoint", "policy_from_checkpoint"]

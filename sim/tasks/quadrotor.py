@@ -288,10 +288,11 @@ class QuadrotorEnv:
         s = self.sim.state
         return s.pos - ref_pos, s.vel - ref_vel
 
-    def observe(self) -> torch.Tensor:
-        pos_err, vel_err = self._errors()
+    def observe(self, errors=None, rot=None) -> torch.Tensor:
+        """Noisy observation; pass errors and rotation when the caller already has them."""
+        pos_err, vel_err = errors if errors is not None else self._errors()
         s = self.sim.state
-        rot = quat_to_rotmat(s.quat).reshape(-1, 9)
+        rot = (rot if rot is not None else quat_to_rotmat(s.quat)).reshape(-1, 9)
         obs = torch.cat((pos_err, rot, vel_err, s.ang_vel, self.prev_action), -1)
         noise = torch.randn(obs.shape, generator=self.generator, device=self.device)
         return obs + noise * self.noise_std * self.noise_scale
@@ -366,7 +367,7 @@ class QuadrotorEnv:
         truncated = (self.episode_step >= self.max_episode_steps) & ~crashed
         terminated = crashed
         done = terminated | truncated
-        obs = self.observe()
+        obs = self.observe((pos_err, vel_err), rot)
         info: dict = {}
         if bool(done.any()):
             idx = done.nonzero(as_tuple=False)[:, 0]
