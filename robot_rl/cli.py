@@ -1,4 +1,4 @@
-"""`robot-rl` command line: tasks, train, eval."""
+"""`robot-rl` command line: tasks, train, eval, export."""
 
 from __future__ import annotations
 
@@ -61,7 +61,47 @@ def _cmd_train(args) -> int:
     runner.write_metrics(extra)
     print(f"done in {runner.train_seconds:.1f} s of training: {out}/checkpoint.pt, "
           f"{out}/metrics.json, {out}/training_curve.png, {out}/tensorboard/")
+    if not args.no_export and hasattr(runner.env, "spec"):
+        from robot_rl.exporting import export_checkpoint
+
+        summary = export_checkpoint(out / "checkpoint.pt", out)
+        print(f"exported {out}/policy.onnx (spec {summary['spec_hash'][:12]}, parity max diff "
+              f"{max(summary['parity_max_abs_diff'].values()):.1e})")
     return 0
+
+
+def _cmd_export(args) -> int:
+    from robot_rl.exporting import export_checkpoint
+
+    summary = export_checkpoint(args.checkpoint, args.out, c=args.c)
+    parity = ", ".join(f"{k} {v:.1e}" for k, v in summary["parity_max_abs_diff"].items())
+    print(f"wrote {args.out}/policy.onnx and {args.out}/policy.json"
+          + (f" and {args.out}/c/" if args.c else ""))
+    print(f"task {summary['task']}, spec {summary['spec_hash'][:12]}, weights "
+          f"{summary['weights_sha256'][:12]}; parity max |torch - onnx|: {parity}")
+    return 0
+
+
+def _eval_onnx(args) -> dict:
+    """Evaluate an exported policy through the deployment runtime."""
+    from policies.runtime import PolicyRuntime, read_metadata
+    from robot_rl.config import build_config
+    from robot_rl.envs import make_env
+    from robot_rl.evaluate import evaluate
+    from robot_rl.exporting import RuntimeActor
+
+    meta, _ = read_metadata(args.policy)
+    task = args.task or meta["task"]
+    env_cfg = build_config(task).env
+    if hasattr(env_cfg, "action_mode"):
+        spec = json.loads(meta["spec"])
+        env_cfg.action_mode = "rates" if spec["name"].endswith("/rates") else "motors"
+    probe = make_env(task, env_cfg, 1)
+    actor = RuntimeActor(PolicyRuntime(args.policy, expected_spec_hash=probe.spec.spec_hash))
+    result = evaluate(actor, task, env_cfg, args.episodes, args.seed)
+    result["non_finite_observations"] = actor.non_finite_rows
+    result["policy"] = str(args.policy)
+    return result
 
 
 def _cmd_eval(args) -> int:
@@ -69,6 +109,9 @@ def _cmd_eval(args) -> int:
     from robot_rl.config import apply_overrides, build_config
     from robot_rl.evaluate import evaluate
 
+    if str(args.policy).endswith(".onnx"):
+        _print_eval(_eval_onnx(args), args.json)
+        return 0
     ckpt = load_checkpoint(args.policy)
     policy, cfg = policy_from_checkpoint(ckpt)
     task = args.task or cfg.task
@@ -85,12 +128,16 @@ def _cmd_eval(args) -> int:
                          f"but task {task!r} has {probe.spec.spec_hash[:12]}")
     result = evaluate(lambda o: policy.act_deterministic(o), task, env_cfg, args.episodes,
                       args.seed)
-    if args.json:
+    _print_eval(result, args.json)
+    return 0
+
+
+def _print_eval(result: dict, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
-            print(f"{k:16s} {v}")
-    return 0
+            print(f"{k:24s} {v}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,28 +156,38 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--num-envs", type=int)
     t.add_argument("--iterations", type=int, help="PPO iterations (runner.max_iterations)")
     t.add_argument("--resume", help="checkpoint to continue from")
+    t.add_argument("--no-export", action="store_true", help="skip exporting policy.onnx")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="config override, e.g. --set ppo.learning_rate=3e-4 (repeatable)")
     t.set_defaults(fn=_cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a checkpoint on held-out episodes")
-    e.add_argument("policy", help="checkpoint.pt")
+    e = sub.add_parser("eval", help="evaluate a checkpoint or exported policy on held-out "
+                       "episodes")
+    e.add_argument("policy", help="checkpoint.pt, or policy.onnx (run through the runtime)")
     e.add_argument("--task", help="task (default: the one it was trained on)")
     e.add_argument("--episodes", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     e.set_defaults(fn=_cmd_eval)
+
+    x = sub.add_parser("export", help="export a checkpoint to ONNX (and C) for deployment")
+    x.add_argument("checkpoint")
+    x.add_argument("--out", required=True, help="output directory")
+    x.add_argument("--c", action="store_true", help="also write C99 sources to OUT/c/")
+    x.set_defaults(fn=_cmd_export)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from policies.export import ExportError
+    from policies.runtime import PolicyLoadError
     from robot_rl.checkpoint import CheckpointError
     from robot_rl.config import ConfigError
 
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ConfigError, CheckpointError) as e:
+    except (ConfigError, CheckpointError, PolicyLoadError, ExportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:  # user-facing validation errors from tasks, envs and configs

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Set up robot_rl in ./.venv: CPU build of torch where no GPU is present, then the
-# project with its dev extras. Safe to re-run.
+# Set up robot_rl in ./.venv: C toolchains (host gcc for the C policy export and
+# firmware tests, arm-none-eabi-gcc for Cortex-M builds), the CPU build of torch
+# where no GPU is present, then the project with its dev extras. Safe to re-run.
+# SETUP_SKIP_APT=1 skips the Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+APT_PACKAGES="gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi"
+if [ "${SETUP_SKIP_APT:-0}" != 1 ] && ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing $APT_PACKAGES"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $APT_PACKAGES >/dev/null
+    else
+        echo "setup: warning: arm-none-eabi-gcc missing and cannot apt-get (not root?);" \
+             "install: $APT_PACKAGES"
+    fi
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
@@ -18,5 +31,5 @@ if ! python -c "import torch" 2>/dev/null; then
         python -m pip install -q torch==2.13.0
     fi
 fi
-python -m pip install -q -e ".[dev,export]"
+python -m pip install -q -e ".[dev]"
 echo "setup: done ($(python -c 'import torch; print("torch", torch.__version__)'))"

@@ -33,7 +33,8 @@ def trained(tmp_path_factory):
 def test_train_writes_outputs(trained):
     out, stdout = trained
     assert "it    3/3" in stdout and "held-out eval" in stdout
-    for name in ("checkpoint.pt", "metrics.json", "training_curve.png"):
+    for name in ("checkpoint.pt", "metrics.json", "training_curve.png", "policy.onnx",
+                 "policy.json"):
         assert (out / name).is_file(), name
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     metrics = json.loads((out / "metrics.json").read_text())
@@ -81,3 +82,34 @@ def test_eval_refuses_spec_mismatch(trained, tmp_path, capsys):
     torch.save(ckpt, bad)
     with pytest.raises(SystemExit, match="I/O spec"):
         main(["eval", str(bad)])
+
+
+def test_export_then_eval_onnx_matches_checkpoint(trained, tmp_path):
+    out, _ = trained
+    r = run_cli("export", str(out / "checkpoint.pt"), "--out", str(tmp_path / "exp"), "--c")
+    assert r.returncode == 0, r.stderr
+    assert "parity max |torch - onnx|" in r.stdout
+    summary = json.loads((tmp_path / "exp" / "policy.json").read_text())
+    assert summary["parity_counts"] == {"random observations": 1000,
+                                        "simulator observations": 1000}
+    assert max(summary["parity_max_abs_diff"].values()) <= 1e-5
+    assert (tmp_path / "exp" / "c" / "policy.c").is_file()
+    results = []
+    for policy in (out / "checkpoint.pt", tmp_path / "exp" / "policy.onnx"):
+        r = run_cli("eval", str(policy), "--episodes", "10", "--json")
+        assert r.returncode == 0, r.stderr
+        results.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    for key in ("success_rate", "crash_rate"):
+        assert results[0][key] == results[1][key]
+    assert results[1]["mean_return"] == pytest.approx(results[0]["mean_return"], abs=1e-3)
+
+
+def test_eval_refuses_tampered_onnx(trained, tmp_path, capsys):
+    out, _ = trained
+    data = bytearray((out / "policy.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(bytes(data))
+    assert main(["eval", str(bad), "--episodes", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "tampered" in err or "not a readable ONNX" in err

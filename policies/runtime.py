@@ -1,0 +1,160 @@
+"""onnxruntime-backed policy for deployment: validated on load, numpy in, numpy out.
+
+Loading checks the weights hash, the metadata, the input/output shapes and
+(when the caller gives one) the I/O spec hash, and refuses a file that fails
+any of them. A NaN or Inf observation raises NonFiniteObservationError and
+never yields an action, so the HAL's safety layer can take over.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from policies.onnx_meta import META_PREFIX, REQUIRED_META, weights_sha256
+from robot_rl.spec import IOSpec
+
+
+
+class PolicyLoadError(ValueError):
+    """The policy file is missing, not ONNX, truncated, tampered or malformed."""
+
+
+class SpecMismatchError(PolicyLoadError):
+    """The policy was exported for a different I/O spec than the caller's robot."""
+
+
+class NonFiniteObservationError(ValueError):
+    """An observation held NaN or Inf; no action was computed."""
+
+    def __init__(self, message: str, fields: list[str]):
+        super().__init__(message)
+        self.fields = fields
+
+
+def read_metadata(path: str | Path) -> tuple[dict, "object"]:
+    """Parse `path` as a robot_rl ONNX policy: (metadata dict, onnx.ModelProto)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    p = Path(path)
+    if not p.is_file():
+        raise PolicyLoadError(f"policy file {str(p)!r} not found")
+    data = p.read_bytes()
+    if not data:
+        raise PolicyLoadError(f"{str(p)!r} is empty")
+    try:
+        model = onnx.load_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise PolicyLoadError(f"{str(p)!r} is not a readable ONNX model (truncated or not "
+                              f"ONNX: {e})") from None
+    if not model.graph.node:
+        raise PolicyLoadError(f"{str(p)!r} is not an ONNX policy (empty graph; truncated or "
+                              "not ONNX)")
+    meta = {m.key[len(META_PREFIX):]: m.value for m in model.metadata_props
+            if m.key.startswith(META_PREFIX)}
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise PolicyLoadError(f"{str(p)!r} lacks robot_rl metadata {missing}; export it with "
+                              "`robot-rl export`")
+    return meta, model
+
+
+class PolicyRuntime:
+    """A deployed policy: `reset()` between episodes, `act(obs)` every control step."""
+
+    def __init__(self, path: str | Path, expected_spec_hash: str | None = None,
+                 threads: int = 1):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        meta, model = read_metadata(self.path)
+        name = str(self.path)
+        if weights_sha256(model) != meta["weights_sha256"]:
+            raise PolicyLoadError(f"{name!r}: weights hash does not match its metadata; the "
+                                  "file was modified after export (tampered or corrupted)")
+        try:
+            self.spec = IOSpec.from_json(meta["spec"])
+        except (ValueError, json.JSONDecodeError) as e:
+            raise PolicyLoadError(f"{name!r}: malformed I/O spec in metadata ({e})") from None
+        if self.spec.spec_hash != meta["spec_hash"]:
+            raise PolicyLoadError(f"{name!r}: I/O spec in metadata does not match its hash "
+                                  "(tampered metadata)")
+        if expected_spec_hash is not None and expected_spec_hash != self.spec.spec_hash:
+            raise SpecMismatchError(
+                f"{name!r} was exported for I/O spec {self.spec.spec_hash[:12]} "
+                f"({self.spec.name}), but this robot expects {expected_spec_hash[:12]}; "
+                "retrain or export for this robot's spec")
+        self.metadata = meta
+        self.task = meta["task"]
+        self.kind = meta["policy_kind"]
+        self.obs_dim, self.action_dim = self.spec.obs_dim, self.spec.action_dim
+        self.state_size = self.spec.recurrent_state_sizes[0] if self.spec.recurrent_state_sizes \
+            else 0
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, int(threads))
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), opts,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise PolicyLoadError(f"{name!r}: onnxruntime cannot load the graph ({e})") from None
+        self._check_io()
+        self._h: np.ndarray | None = None
+        self._obs_names = [f.name for f in self.spec.observations
+                           for _ in range(f.size)]
+
+    def _check_io(self) -> None:
+        want_in = {"obs": self.obs_dim} | ({"h_in": self.state_size} if self.state_size else {})
+        want_out = {"action": self.action_dim} | (
+            {"h_out": self.state_size} if self.state_size else {})
+        for kind, args, want in (("input", self.session.get_inputs(), want_in),
+                                 ("output", self.session.get_outputs(), want_out)):
+            got = {a.name: a.shape for a in args}
+            if set(got) != set(want):
+                raise PolicyLoadError(f"{str(self.path)!r}: {kind}s {sorted(got)} do not match "
+                                      f"the spec's {sorted(want)}")
+            for n, size in want.items():
+                if len(got[n]) != 2 or got[n][1] != size:
+                    raise PolicyLoadError(f"{str(self.path)!r}: {kind} {n!r} has shape "
+                                          f"{got[n]}, the spec needs [batch, {size}]")
+
+    def reset(self) -> None:
+        """Forget the recurrent state (start of an episode)."""
+        self._h = None
+
+    def act(self, obs) -> np.ndarray:
+        """Action for one observation [obs_dim] or a batch [B, obs_dim] (float32)."""
+        x = np.asarray(obs, dtype=np.float32)
+        single = x.ndim == 1
+        if single:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != self.obs_dim:
+            raise ValueError(f"observation shape {np.shape(obs)}: expected ({self.obs_dim},) "
+                             f"or (batch, {self.obs_dim}) for spec {self.spec.name!r}")
+        if not np.isfinite(x).all():
+            cols = sorted({self._obs_names[j] for j in np.nonzero(~np.isfinite(x))[1]})
+            raise NonFiniteObservationError(f"non-finite observation in {cols}; no action "
+                                            "computed", cols)
+        if self.state_size:
+            if self._h is None:
+                self._h = np.zeros((x.shape[0], self.state_size), np.float32)
+            elif self._h.shape[0] != x.shape[0]:
+                raise ValueError(f"batch size changed from {self._h.shape[0]} to {x.shape[0]} "
+                                 "mid-episode; call reset() first")
+            action, self._h = self.session.run(None, {"obs": x, "h_in": self._h})
+        else:
+            action = self.session.run(None, {"obs": x})[0]
+        return action[0] if single else action
+
+    def __repr__(self) -> str:
+        return (f"PolicyRuntime({str(self.path)!r}, task={self.task!r}, kind={self.kind}, "
+                f"spec={self.spec.spec_hash[:12]})")
+
+
+__all__ = ["NonFiniteObservationError", "PolicyLoadError", "PolicyRuntime", "SpecMismatchError",
+           "read_metadata"]

@@ -1,0 +1,82 @@
+"""Checkpoint -> deployable files: policy.onnx, policy.json and optionally C sources.
+
+Also the glue that lets evaluation run an exported file through the runtime,
+so that what is evaluated is exactly what is deployed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
+from robot_rl.envs import make_env
+
+
+def collect_sim_observations(task: str, env_cfg, act, steps: int = 50, envs: int = 20,
+                             seed: int = 7) -> np.ndarray:
+    """[steps, envs, obs_dim] observations from closed-loop rollouts of `act`."""
+    env = make_env(task, env_cfg, envs, seed=seed)
+    obs = env.reset(seed=seed)
+    out = []
+    with torch.no_grad():
+        for _ in range(steps):
+            out.append(obs.cpu().numpy().astype(np.float32))
+            obs, *_ = env.step(act(obs))
+    return np.stack(out)
+
+
+def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = False) -> dict:
+    """Export a training checkpoint; returns the summary also written to policy.json."""
+    from policies.c_export import write_c
+    from policies.export import export_onnx
+
+    ckpt = load_checkpoint(checkpoint)
+    policy, cfg = policy_from_checkpoint(ckpt)
+    env = make_env(cfg.task, cfg.env, 1)
+    spec = env.spec
+    if spec.spec_hash != ckpt["spec_hash"]:
+        raise ValueError(f"checkpoint spec {ckpt['spec_hash'][:12]} differs from task "
+                         f"{cfg.task!r} spec {spec.spec_hash[:12]}; was it trained with another "
+                         "version of the task?")
+    sim_obs = collect_sim_observations(cfg.task, cfg.env, policy.act_deterministic)
+    out = Path(out_dir)
+    meta = export_onnx(policy.actor, spec, out / "policy.onnx", task=cfg.task,
+                       config=ckpt["config"], sim_obs=sim_obs)
+    summary = {k: v for k, v in meta.items() if k != "spec"}
+    summary.update({"spec": json.loads(meta["spec"]), "checkpoint": str(checkpoint),
+                    "iteration": ckpt.get("iteration"), "env_steps": ckpt.get("env_steps"),
+                    "files": {"onnx": str(out / "policy.onnx")}})
+    if c:
+        paths = write_c(policy.actor, spec, out / "c")
+        summary["files"].update({k: str(v) for k, v in paths.items()})
+    (out / "policy.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+class RuntimeActor:
+    """Batched torch-in/torch-out wrapper around PolicyRuntime for simulator evaluation.
+
+    Rows whose observation is not finite get the zero action (and are counted)
+    instead of stopping the whole evaluation.
+    """
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.runtime.reset()
+        self.non_finite_rows = 0
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.detach().cpu().numpy().astype(np.float32)
+        finite = np.isfinite(x).all(-1)
+        # The whole batch goes through (recurrent state stays aligned); bad rows get 0.
+        action = self.runtime.act(np.where(finite[:, None], x, 0.0).astype(np.float32))
+        action[~finite] = 0.0
+        self.non_finite_rows += int((~finite).sum())
+        return torch.from_numpy(np.ascontiguousarray(action)).to(obs.device)
+
+
+__all__ = ["RuntimeActor", "collect_sim_observations", "export_checkpoint"]
