@@ -6,10 +6,12 @@ VENV := .venv/bin
 setup:
 	bash scripts/setup.sh
 
-# Main job, end to end as far as the project goes today: train -> held-out eval.
+# Main job, end to end as far as the project goes today: train -> export -> held-out
+# eval of the exported file through the deployment runtime.
 demo: setup
 	$(VENV)/robot-rl train quadrotor-hover --out runs/demo
-	$(VENV)/robot-rl eval runs/demo/checkpoint.pt --task quadrotor-hover --episodes 100
+	$(VENV)/robot-rl export runs/demo/checkpoint.pt --out runs/demo --c
+	$(VENV)/robot-rl eval runs/demo/policy.onnx --episodes 100
 
 test: setup
 	$(VENV)/python -m pytest -q
@@ -20,6 +22,7 @@ test-slow: setup
 bench: setup
 	$(VENV)/python -m bench.sim_throughput
 	$(VENV)/python -m bench.hover_time
+	$(VENV)/python -m bench.policy_latency
 
 clean:
 	rm -rf runs .pytest_cache

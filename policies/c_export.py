@@ -1,7 +1,7 @@
 """C99 export of MLP and GRU policies for on-board inference.
 
 Writes `policy.h` / `policy.c`: float32 weights as const arrays, no dynamic
-allocation, only `expf`/`tanhf` from libm, the I/O spec hash as a constant,
+allocation, only `expf` from libm, the I/O spec hash as a constant,
 and the API `policy_reset()` / `policy_step(obs, action)`. The observation
 normalizer and the action limits are folded in, as in the ONNX export.
 """
@@ -19,7 +19,7 @@ from robot_rl.spec import IOSpec
 
 HARNESS_SOURCE = Path(__file__).with_name("c_harness.c")
 ACTIVATION_C = {
-    nn.Tanh: "tanhf(x)",
+    nn.Tanh: "fast_tanh(x)",
     nn.ReLU: "(x > 0.0f ? x : 0.0f)",
     nn.ELU: "(x > 0.0f ? x : expf(x) - 1.0f)",
     nn.SiLU: "(x / (1.0f + expf(-x)))",
@@ -97,10 +97,24 @@ int {prefix}_step(const float *obs, float *action);
         src += [_floats("GRU_W_IH", cell.weight_ih), _floats("GRU_B_IH", cell.bias_ih),
                 _floats("GRU_W_HH", cell.weight_hh), _floats("GRU_B_HH", cell.bias_hh),
                 f"static float hidden[{state}];\n"]
-    for i, lin in enumerate(linears):
-        src += [_floats(f"L{i}_W", lin.weight), _floats(f"L{i}_B", lin.bias)]
+    for i, lin in enumerate(linears):  # weights stored transposed, [in][out]: see dense()
+        src += [_floats(f"L{i}_WT", lin.weight.t()), _floats(f"L{i}_B", lin.bias)]
     src.append(f"""
-static void dense(const float *w, const float *b, const float *x, float *y, int n_in, int n_out)
+/* y = W x + b with W given as W^T [n_in][n_out]: the inner loop runs over independent
+ * outputs, so compilers vectorize it without reassociating float sums. */
+static inline void dense_t(const float *wt, const float *b, const float *x, float *y, int n_in,
+                    int n_out)
+{{
+    for (int o = 0; o < n_out; ++o) y[o] = b[o];
+    for (int i = 0; i < n_in; ++i) {{
+        const float xi = x[i];
+        const float *col = wt + i * n_out;
+        for (int o = 0; o < n_out; ++o) y[o] += col[o] * xi;
+    }}
+}}
+
+/* y = W x + b with W row-major [n_out][n_in] (the GRU matrices). */
+static inline void dense(const float *w, const float *b, const float *x, float *y, int n_in, int n_out)
 {{
     for (int o = 0; o < n_out; ++o) {{
         float acc = b[o];
@@ -110,8 +124,16 @@ static void dense(const float *w, const float *b, const float *x, float *y, int 
     }}
 }}
 
-static float activation(float x) {{ return {act_expr}; }}
-{"static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }" if recurrent else ""}
+/* tanh from one expf (several times cheaper than glibc's tanhf); |error| < 1e-7 absolute. */
+static inline float fast_tanh(float x)
+{{
+    if (x > 9.0f) return 1.0f;
+    if (x < -9.0f) return -1.0f;
+    return 1.0f - 2.0f / (expf(2.0f * x) + 1.0f);
+}}
+
+static inline float activation(float x) {{ return {act_expr}; }}
+static inline float sigmoid(float x) {{ return 1.0f / (1.0f + expf(-x)); }}
 
 void {prefix}_reset(void)
 {{
@@ -139,7 +161,7 @@ int {prefix}_step(const float *obs, float *action)
         for (int j = 0; j < {state}; ++j) {{
             float r = sigmoid(gi[j] + gh[j]);
             float u = sigmoid(gi[{state} + j] + gh[{state} + j]);
-            float n = tanhf(gi[{2 * state} + j] + r * gh[{2 * state} + j]);
+            float n = fast_tanh(gi[{2 * state} + j] + r * gh[{2 * state} + j]);
             hidden[j] = (1.0f - u) * n + u * hidden[j];
             a[j] = hidden[j];
         }}
@@ -148,7 +170,7 @@ int {prefix}_step(const float *obs, float *action)
         width = state
     cur, nxt = "a", "b"
     for i, lin in enumerate(linears):
-        src.append(f"    dense(L{i}_W, L{i}_B, {cur}, {nxt}, {width}, {lin.out_features});\n")
+        src.append(f"    dense_t(L{i}_WT, L{i}_B, {cur}, {nxt}, {width}, {lin.out_features});\n")
         width = lin.out_features
         if i < len(linears) - 1:
             src.append(f"    for (int i = 0; i < {width}; ++i) {nxt}[i] = activation({nxt}[i]);\n")

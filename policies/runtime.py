@@ -105,6 +105,7 @@ class PolicyRuntime:
             raise PolicyLoadError(f"{name!r}: onnxruntime cannot load the graph ({e})") from None
         self._check_io()
         self._h: np.ndarray | None = None
+        self._bind_single()
         self._obs_names = [f.name for f in self.spec.observations
                            for _ in range(f.size)]
 
@@ -123,6 +124,24 @@ class PolicyRuntime:
                     raise PolicyLoadError(f"{str(self.path)!r}: {kind} {n!r} has shape "
                                           f"{got[n]}, the spec needs [batch, {size}]")
 
+    def _bind_single(self) -> None:
+        """Preallocated buffers bound to the session: the fast path for one observation."""
+        self._in1 = np.zeros((1, self.obs_dim), np.float32)
+        self._out1 = np.zeros((1, self.action_dim), np.float32)
+        self._binding = None
+        if self.state_size:
+            return
+        b = self.session.io_binding()
+        b.bind_cpu_input("obs", self._in1)
+        b.bind_output("action", "cpu", 0, np.float32, [1, self.action_dim],
+                      self._out1.ctypes.data)
+        self._binding = b
+
+    def _raise_non_finite(self, x: np.ndarray):
+        cols = sorted({self._obs_names[j] for j in np.nonzero(~np.isfinite(x))[-1]})
+        raise NonFiniteObservationError(f"non-finite observation in {cols}; no action "
+                                        "computed", cols)
+
     def reset(self) -> None:
         """Forget the recurrent state (start of an episode)."""
         self._h = None
@@ -130,6 +149,12 @@ class PolicyRuntime:
     def act(self, obs) -> np.ndarray:
         """Action for one observation [obs_dim] or a batch [B, obs_dim] (float32)."""
         x = np.asarray(obs, dtype=np.float32)
+        if self._binding is not None and x.shape == (self.obs_dim,):
+            self._in1[0] = x
+            if not np.isfinite(self._in1).all():
+                self._raise_non_finite(x)
+            self.session.run_with_iobinding(self._binding)
+            return self._out1[0].copy()
         single = x.ndim == 1
         if single:
             x = x[None]
@@ -137,9 +162,7 @@ class PolicyRuntime:
             raise ValueError(f"observation shape {np.shape(obs)}: expected ({self.obs_dim},) "
                              f"or (batch, {self.obs_dim}) for spec {self.spec.name!r}")
         if not np.isfinite(x).all():
-            cols = sorted({self._obs_names[j] for j in np.nonzero(~np.isfinite(x))[1]})
-            raise NonFiniteObservationError(f"non-finite observation in {cols}; no action "
-                                            "computed", cols)
+            self._raise_non_finite(x)
         if self.state_size:
             if self._h is None:
                 self._h = np.zeros((x.shape[0], self.state_size), np.float32)

@@ -59,7 +59,10 @@ def test_mlp_parity_metadata_and_folded_normalizer(tmp_path, mlp):
     with torch.no_grad():
         ref = mlp(torch.from_numpy(x)).clamp(-1, 1).numpy()
     np.testing.assert_allclose(rt.act(x), ref, atol=1e-5)
-    np.testing.assert_allclose(rt.act(x[0]), ref[0], atol=1e-5)   # single observation
+    first = rt.act(x[0])                                            # single observation
+    np.testing.assert_allclose(first, ref[0], atol=1e-5)
+    rt.act(x[1])
+    np.testing.assert_allclose(first, ref[0], atol=1e-5)   # not overwritten by the next call
     # the normalizer is inside the graph: raw observations in, no separate stats needed
     props = {p.key: p.value for p in onnx.load(tmp_path / "p.onnx").metadata_props}
     assert json.loads(props["robot_rl.spec"]) == SPEC.to_dict()

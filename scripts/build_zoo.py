@@ -1,0 +1,68 @@
+"""Regenerate policies/zoo/: train each task's default config, export, evaluate, record.
+
+    python scripts/build_zoo.py [TASK ...]      (default: every zoo task)
+
+For each task this runs the exact commands it records in TASK.json:
+`robot-rl train TASK --out runs/zoo/TASK --seed 0`, then
+`robot-rl eval runs/zoo/TASK/policy.onnx --episodes 100 --json`, and copies the
+exported policy to policies/zoo/TASK.onnx.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ZOO = ROOT / "policies" / "zoo"
+ZOO_TASKS = ("quadrotor-hover", "quadrotor-track")
+
+
+def run(cmd: list[str], capture: bool = False) -> str:
+    print("$", " ".join(cmd), flush=True)
+    r = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=capture)
+    if r.returncode != 0:
+        sys.exit(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr or ''}")
+    return r.stdout if capture else ""
+
+
+def build(task: str) -> dict:
+    run_dir = f"runs/zoo/{task}"
+    train = ["robot-rl", "train", task, "--out", run_dir, "--seed", "0"]
+    run(train)
+    evaluate = ["robot-rl", "eval", f"{run_dir}/policy.onnx", "--episodes", "100", "--json"]
+    result = json.loads(run(evaluate, capture=True).strip().splitlines()[-1])
+    metrics = json.loads((ROOT / run_dir / "metrics.json").read_text())
+    exported = json.loads((ROOT / run_dir / "policy.json").read_text())
+    ZOO.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / run_dir / "policy.onnx", ZOO / f"{task}.onnx")
+    result.pop("policy", None)
+    record = {
+        "task": task,
+        "policy": f"{task}.onnx",
+        "eval": result,
+        "eval_command": f"robot-rl eval policies/zoo/{task}.onnx --episodes 100 --json",
+        "train_command": " ".join(train),
+        "train_seconds": round(metrics["train_seconds"], 1),
+        "env_steps": metrics["env_steps"],
+        "spec_hash": exported["spec_hash"],
+        "weights_sha256": exported["weights_sha256"],
+        "producer": exported["producer"],
+        "built_by": "python scripts/build_zoo.py " + task,
+    }
+    (ZOO / f"{task}.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"{task}: success {result['success_rate']:.2f}, crash {result['crash_rate']:.2f}, "
+          f"pos err rms {result['pos_err_rms_m']} m after {record['train_seconds']} s")
+    return record
+
+
+if __name__ == "__main__":
+    tasks = sys.argv[1:] or list(ZOO_TASKS)
+    unknown = [t for t in tasks if t not in ZOO_TASKS]
+    if unknown:
+        sys.exit(f"unknown zoo task(s) {unknown}; zoo tasks: {list(ZOO_TASKS)}")
+    for t in tasks:
+        build(t)

@@ -1,0 +1,33 @@
+"""The shipped policy zoo: every policy loads for its task's spec and reproduces its figures."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policies.runtime import PolicyRuntime
+from robot_rl.cli import main
+from robot_rl.config import build_config
+from robot_rl.envs import make_env
+
+ZOO = Path(__file__).resolve().parents[1] / "policies" / "zoo"
+RECORDS = sorted(ZOO.glob("*.json"))
+
+
+def test_zoo_has_the_quadrotor_policies():
+    assert {p.stem for p in RECORDS} >= {"quadrotor-hover", "quadrotor-track"}
+
+
+@pytest.mark.parametrize("record_path", RECORDS, ids=[p.stem for p in RECORDS])
+def test_zoo_policy_reproduces_recorded_eval(record_path, capsys):
+    record = json.loads(record_path.read_text())
+    policy = ZOO / record["policy"]
+    spec = make_env(record["task"], build_config(record["task"]).env, 1).spec
+    runtime = PolicyRuntime(policy, expected_spec_hash=spec.spec_hash)
+    assert runtime.metadata["weights_sha256"] == record["weights_sha256"]
+    assert main(["eval", str(policy), "--episodes", str(record["eval"]["episodes"]), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("success_rate", "crash_rate", "episodes"):
+        assert result[key] == record["eval"][key], key
+    if record["eval"]["pos_err_rms_m"] is not None:
+        assert result["pos_err_rms_m"] == pytest.approx(record["eval"]["pos_err_rms_m"], rel=1e-4)
