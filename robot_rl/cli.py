@@ -1,4 +1,4 @@
-"""`robot-rl` command line: tasks, train, eval, export."""
+"""`robot-rl` command line: tasks, train, eval, export, deploy, replay."""
 
 from __future__ import annotations
 
@@ -132,6 +132,38 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _cmd_deploy(args) -> int:
+    from hardware.deploy import DeployConfig, deploy
+
+    cfg = DeployConfig(args.policy, args.robot, args.rate, args.duration, args.log)
+
+    def progress(cycle, t, pos_err, timing):
+        err = f"{float((pos_err ** 2).sum()) ** 0.5 * 100:6.1f} cm" if pos_err is not None else "   n/a"
+        late = timing.lateness_us[-1] if timing.lateness_us else 0.0
+        print(f"t {t:6.1f} s | cycle {cycle:6d} | pos err {err} | missed {timing.missed} | "
+              f"lateness {late:7.1f} us", flush=True)
+    print(f"deploying {args.policy} to {args.robot}", flush=True)
+    summary = deploy(cfg, None if args.json else progress)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for k, v in summary.items():
+            print(f"{k:24s} {v}")
+    return 0
+
+
+def _cmd_replay(args) -> int:
+    from hardware.replay import replay
+
+    result = replay(args.log, args.policy, args.plot)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:24s} {v}")
+    return 0
+
+
 def _print_eval(result: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
@@ -175,10 +207,29 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True, help="output directory")
     x.add_argument("--c", action="store_true", help="also write C99 sources to OUT/c/")
     x.set_defaults(fn=_cmd_export)
+
+    d = sub.add_parser("deploy", help="run an exported policy on a robot (logs to MCAP)")
+    d.add_argument("policy", help="policy.onnx")
+    d.add_argument("--robot", default="sim://quadrotor",
+                   help="sim://quadrotor, serial:///dev/ttyUSB0?baud=921600, udp://HOST:PORT")
+    d.add_argument("--rate", type=float, help="control rate in Hz (default: the spec's)")
+    d.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
+    d.add_argument("--log", help="MCAP log path (default runs/deploy/<time>.mcap)")
+    d.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    d.set_defaults(fn=_cmd_deploy)
+
+    r = sub.add_parser("replay", help="re-run a policy and the simulator over a deploy log")
+    r.add_argument("log", help="MCAP log from robot-rl deploy")
+    r.add_argument("--policy", help="policy.onnx to check (default: the one in the log)")
+    r.add_argument("--plot", help="write position/attitude/action/timing plots to this PNG")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(fn=_cmd_replay)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hardware.robot import RobotError
+    from hardware.transport import LinkError
     from policies.export import ExportError
     from policies.runtime import PolicyLoadError
     from robot_rl.checkpoint import CheckpointError
@@ -187,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ConfigError, CheckpointError, PolicyLoadError, ExportError) as e:
+    except (ConfigError, CheckpointError, PolicyLoadError, ExportError, RobotError,
+            LinkError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:  # user-facing validation errors from tasks, envs and configs

@@ -1,0 +1,144 @@
+"""Deploy an exported policy to a robot: handshake, arm, fixed-rate loop, safety, MCAP log.
+
+Ctrl-C / SIGTERM, a lost link or a safety disarm end the run cleanly: the
+robot is disarmed (where the link still works), the log is flushed and closed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hardware.control_loop import StopFlag, request_realtime, run_fixed_rate
+from hardware.flight_log import FlightLog
+from hardware.observations import QuadrotorObservation
+from hardware.robot import Robot
+from hardware.safety import SafetyConfig, SafetyLayer
+from hardware.transport import LinkError
+
+SETTLE_S = 2.0   # pos_err_rms_m is measured after this much flight
+
+
+@dataclass
+class DeployConfig:
+    policy: str
+    robot: str = "sim://quadrotor"
+    rate_hz: float | None = None          # default: the spec's control rate
+    duration_s: float | None = 20.0
+    log: str | None = None
+    setpoint: tuple = (0.0, 0.0, 1.5)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    loss_periods: int = 10                # no state for this long: link lost, stop
+                                          # (a closed pty or dead process is immediate)
+    realtime: bool = True
+
+
+def deploy(cfg: DeployConfig, progress=None) -> dict:
+    """Run the policy on the robot; returns the summary (also the log's last event)."""
+    from policies.runtime import NonFiniteObservationError, PolicyRuntime
+
+    runtime = PolicyRuntime(cfg.policy)
+    spec = runtime.spec
+    rate = cfg.rate_hz or spec.control_rate_hz
+    period = 1.0 / rate
+    log_path = Path(cfg.log or f"runs/deploy/{time.strftime('%Y%m%d-%H%M%S')}.mcap")
+    rt_note = request_realtime() if cfg.realtime else "not requested"
+    stop = StopFlag().install()
+    robot = Robot.open(cfg.robot)
+    log = None
+    end_reason = "duration reached"
+    try:
+        info = robot.connect(expected_spec_hash=spec.spec_hash)
+        obs_builder = QuadrotorObservation(spec, cfg.setpoint)
+        safe_action = [spec.actions[0].low] * spec.action_dim
+        safety = SafetyLayer(spec, safe_action, cfg.safety)
+        log = FlightLog(log_path, {
+            "robot_url": cfg.robot, "robot_info": info.__dict__, "policy": str(cfg.policy),
+            "policy_metadata": {k: v for k, v in runtime.metadata.items() if k != "spec"},
+            "spec": spec.to_dict(), "rate_hz": rate, "setpoint": list(cfg.setpoint),
+            "realtime": rt_note, "safe_action": safe_action})
+        robot.wait_state(2.0)
+        obs_builder.record_action(safe_action)
+        robot.arm()
+        log.event("armed")
+        pos_sq, lost = [], {"reason": None}
+        t0 = time.perf_counter()
+
+        def step(cycle, now, timing):
+            t_read = time.perf_counter()
+            try:
+                robot.poll()
+            except LinkError as e:
+                lost["reason"] = f"link lost: {e}"
+                return False
+            state = robot.state
+            age = state.age() if state else None
+            if age is not None and age > cfg.loss_periods * period:
+                lost["reason"] = f"no state for {cfg.loss_periods} periods: link lost"
+                return False
+            obs = obs_builder(state.values) if state else None
+            t_pol = time.perf_counter()
+            action = None
+            events = []
+            if obs is not None:
+                try:
+                    action = runtime.act(obs)
+                except NonFiniteObservationError:
+                    events.append("non_finite_observation")
+            timing.policy_us.append((time.perf_counter() - t_pol) * 1e6)
+            pos_err = obs[0:3] if obs is not None else None
+            tilt_cos = float(obs[11]) if obs is not None else None
+            safe, safety_events = safety.filter(action, age, period, pos_err, tilt_cos)
+            events += safety_events
+            try:
+                robot.send_command(safe.tolist())
+            except LinkError as e:
+                lost["reason"] = f"link lost: {e}"
+                return False
+            obs_builder.record_action(safe)
+            timing.read_to_write_us.append((time.perf_counter() - t_read) * 1e6)
+            t_flight = now - t0
+            if pos_err is not None and t_flight >= SETTLE_S:
+                pos_sq.append(float(np.dot(pos_err, pos_err)))
+            log.cycle({"cycle": cycle, "t": t_flight, "state": list(state.values) if state else None,
+                       "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
+                       "raw_action": action.tolist() if action is not None else None,
+                       "action": safe.tolist(), "lateness_us": timing.lateness_us[-1],
+                       "events": events, "link": robot.link_counters})
+            for e in events:
+                log.event(e, {"cycle": cycle})
+            if progress and cycle % max(1, int(rate)) == 0:
+                progress(cycle, t_flight, pos_err, timing)
+            if safety.disarm_requested:
+                lost["reason"] = "safety disarm (" + ", ".join(events) + ")"
+                return False
+            return True
+
+        timing = run_fixed_rate(step, rate, cfg.duration_s, stop)
+        if stop.stopped:
+            end_reason = f"stopped by {stop.reason}"
+        elif lost["reason"]:
+            end_reason = lost["reason"]
+        summary = {
+            **timing.summary(), "end_reason": end_reason, "rate_hz": rate,
+            "frames_rejected": robot.transport.rejected,
+            "safety_interventions": safety.interventions, "safety_events": dict(safety.counts),
+            "pos_err_rms_m": float(np.sqrt(np.mean(pos_sq))) if pos_sq else None,
+            "log": str(log_path), "realtime": rt_note, "robot_status":
+                robot.status.counters if robot.status else None}
+        log.event("summary", summary)
+        return summary
+    finally:
+        stop.restore()
+        try:
+            robot.close()
+        except Exception:  # a dead link must not hide the summary or the log
+            pass
+        if log is not None:
+            log.close()
+
+
+__all__ = ["DeployConfig", "deploy"]

@@ -1,0 +1,119 @@
+"""Offline replay of a deploy log: policy regression check, re-simulation gap, plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hardware.flight_log import read_log
+
+
+def policy_regression(log: dict, policy_path: str) -> float:
+    """Largest |action| difference between the policy now and the raw actions logged."""
+    from policies.runtime import PolicyRuntime
+
+    runtime = PolicyRuntime(policy_path)
+    worst = 0.0
+    for c in log["cycles"]:
+        if c["obs"] is None or c["raw_action"] is None:
+            continue
+        diff = np.abs(runtime.act(np.asarray(c["obs"], np.float32)) - np.asarray(c["raw_action"]))
+        worst = max(worst, float(diff.max()))
+    return worst
+
+
+def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
+    """(logged positions, re-simulated positions) [N, 3].
+
+    The logged actions drive the simulator (nominal `preset`), re-anchored to the
+    logged state every `horizon_s`: a quadrotor is open-loop unstable, so one
+    long open-loop run measures divergence, not model error. Rotor speeds are
+    not measured; each anchor starts them at the steady state of the last action.
+    """
+    import torch
+
+    from hardware.sim_robot import SimQuadrotorBody
+
+    cycles = [c for c in log["cycles"] if c["state"] is not None]
+    if len(cycles) < 2:
+        raise ValueError("log has fewer than two cycles with a state; nothing to re-simulate")
+    rate = (log["info"] or {}).get("rate_hz", 100.0)
+    body = SimQuadrotorBody(preset, rate)
+    body.held = False
+    every = max(1, round(horizon_s * rate))
+    st = body.sim.state
+    logged, sim = [], []
+    last_action = cycles[0]["action"]
+    for i, c in enumerate(cycles):
+        if i % every == 0:
+            s = torch.tensor(c["state"], dtype=torch.float32)
+            st.pos[0], st.quat[0], st.vel[0], st.ang_vel[0] = s[0:3], s[3:7], s[7:10], s[10:13]
+            a = torch.tensor(last_action, dtype=torch.float32).clamp(-1, 1)
+            st.rpm[0] = (a + 1) * 0.5 * body.params.max_rpm
+        logged.append(c["state"][0:3])
+        sim.append(body.state()[0:3])
+        body.step(c["action"])
+        last_action = c["action"]
+    return np.asarray(logged), np.asarray(sim)
+
+
+def replay(path: str | Path, policy: str | None = None, plot: str | None = None) -> dict:
+    log = read_log(path)
+    if not log["cycles"]:
+        raise ValueError(f"{path} holds no control cycles (not a robot_rl deploy log?)")
+    info = log["info"] or {}
+    policy = policy or info.get("policy")
+    result = {"cycles": len(log["cycles"]), "log_complete": log["complete"], "log": str(path)}
+    if policy and Path(policy).is_file():
+        result["max_action_diff"] = policy_regression(log, policy)
+        result["policy"] = str(policy)
+    else:
+        result["max_action_diff"] = None
+        result["policy_note"] = f"policy {policy!r} not found; pass --policy"
+    logged, sim = resimulate(log)
+    result["resim_pos_rmse_m"] = float(np.sqrt(np.mean(np.sum((logged - sim) ** 2, -1))))
+    result["resim_final_pos_err_m"] = float(np.linalg.norm(logged[-1] - sim[-1]))
+    if plot:
+        plot_log(log, logged, sim, plot)
+        result["plot"] = str(plot)
+    return result
+
+
+def plot_log(log: dict, logged: np.ndarray, sim: np.ndarray, out: str | Path) -> None:
+    """Position (logged and re-simulated), attitude, actions and timing histograms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.spatial.transform import Rotation
+
+    cycles = [c for c in log["cycles"] if c["state"] is not None]
+    t = np.asarray([c["t"] for c in cycles])
+    quat = np.asarray([c["state"][3:7] for c in cycles])
+    rpy = np.degrees(Rotation.from_quat(quat, scalar_first=True).as_euler("xyz"))
+    actions = np.asarray([c["action"] for c in cycles])
+    lateness = np.asarray([c["lateness_us"] for c in log["cycles"]])
+    fig, ax = plt.subplots(2, 2, figsize=(12, 8))
+    for i, name in enumerate("xyz"):
+        ax[0, 0].plot(t, logged[:, i], label=f"{name} logged")
+        ax[0, 0].plot(t, sim[:, i], "--", label=f"{name} re-simulated")
+    ax[0, 0].set(title="position (m)", xlabel="t (s)")
+    ax[0, 0].legend(fontsize=7, ncol=2)
+    for i, name in enumerate(("roll", "pitch", "yaw")):
+        ax[0, 1].plot(t, rpy[:, i], label=name)
+    ax[0, 1].set(title="attitude (deg)", xlabel="t (s)")
+    ax[0, 1].legend(fontsize=8)
+    for i in range(actions.shape[1]):
+        ax[1, 0].plot(t, actions[:, i], lw=0.8, label=f"a{i}")
+    ax[1, 0].set(title="actions sent", xlabel="t (s)")
+    ax[1, 0].legend(fontsize=8)
+    ax[1, 1].hist(lateness, bins=50)
+    ax[1, 1].set(title="wake-up lateness (us)", yscale="log")
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+__all__ = ["plot_log", "policy_regression", "replay", "resimulate"]

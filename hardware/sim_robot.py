@@ -1,0 +1,227 @@
+"""A simulated quadrotor served behind the real wire protocol, in its own process.
+
+    python -m hardware.sim_robot --pty               # prints the pty path to connect to
+    python -m hardware.sim_robot --udp 127.0.0.1:9000 [--key-hex K]
+
+The robot runs the shared RobotEndpoint state machine at its own fixed rate,
+steps the batched simulator with the applied action, and sends STATE
+(pos[3], quat[4] wxyz, vel[3], ang_vel[3]) every period and STATUS at 10 Hz.
+Before the first ARM the airframe is held at its start pose (as on a stand);
+after a disarm it falls with motors off and rests on the ground.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+import torch
+
+from hardware import protocol as p
+from hardware.robot_endpoint import EndpointConfig, RobotEndpoint
+
+STATE_FIELDS = ("pos", 3), ("quat", 4), ("vel", 3), ("ang_vel", 3)
+STATE_DIM = 13
+
+
+def quadrotor_robot_spec(preset: str = "crazyflie", rate_hz: float = 100.0):
+    """The I/O spec a simulated quadrotor robot advertises (motors action mode)."""
+    from sim.tasks.quadrotor import QuadrotorTaskConfig, quadrotor_spec
+
+    return quadrotor_spec(QuadrotorTaskConfig(preset=preset, control_rate_hz=rate_hz,
+                                              sim_dt=_sim_dt(rate_hz)))
+
+
+def _sim_dt(rate_hz: float) -> float:
+    """2 ms physics, or one step per period when the period is shorter or not a multiple."""
+    period = 1.0 / rate_hz
+    n = max(1, round(period / 0.002))
+    return period / n
+
+
+class SimQuadrotorBody:
+    """One quadrotor in the torch simulator, with a ground plane and a start stand."""
+
+    def __init__(self, preset: str, rate_hz: float, start=(0.0, 0.0, 1.5)):
+        from sim.quadrotor.dynamics import QuadrotorSim
+        from sim.quadrotor.params import get_preset
+
+        torch.set_num_threads(1)
+        self.params = get_preset(preset)
+        self.dt = _sim_dt(rate_hz)
+        self.substeps = max(1, round(1.0 / (rate_hz * self.dt)))
+        self.sim = QuadrotorSim(self.params, 1, self.dt)
+        s = self.sim.state
+        s.pos[0] = torch.tensor(start, dtype=torch.float32)
+        s.quat[0] = torch.tensor([1.0, 0.0, 0.0, 0.0])
+        hover_rpm = (self.params.mass * self.params.gravity / (4 * self.params.kf)) ** 0.5
+        s.rpm[0] = hover_rpm
+        self.held = True
+
+    def step(self, action: list[float]) -> None:
+        if self.held:
+            return
+        cmd = (torch.tensor([action], dtype=torch.float32).clamp(-1, 1) + 1) * 0.5 \
+            * self.params.max_rpm
+        self.sim.step(cmd, self.substeps)
+        s = self.sim.state
+        if s.pos[0, 2] < 0.0:      # ground contact: rest on the floor
+            s.pos[0, 2] = 0.0
+            s.vel[0] = 0.0
+            s.ang_vel[0] = 0.0
+
+    def state(self) -> list[float]:
+        s = self.sim.state
+        return torch.cat((s.pos[0], s.quat[0], s.vel[0], s.ang_vel[0])).tolist()
+
+
+class PtyLink:
+    """The robot's end of a pseudo-terminal (raw mode), COBS framing."""
+
+    def __init__(self):
+        import tty
+
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        self.decoder = p.StreamDecoder()
+
+    def recv(self) -> list[p.Frame]:
+        frames = []
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except BlockingIOError:
+                return frames
+            except OSError:        # host side not open (yet) or gone
+                return frames
+            if not data:
+                return frames
+            frames += [f for f, _ in self.decoder.feed(data)]
+
+    def send(self, frame: bytes) -> None:
+        data = p.cobs_wrap(frame)
+        try:
+            while data:
+                n = os.write(self.master, data)
+                data = data[n:]
+        except (BlockingIOError, OSError):
+            pass                   # host not reading: drop, as a UART would
+
+    @property
+    def rejected(self) -> int:
+        return self.decoder.rejected
+
+
+class UdpLink:
+    def __init__(self, bind: tuple[str, int], key: bytes | None):
+        from hardware.transport import UdpTransport
+
+        self.t = UdpTransport(("127.0.0.1", 0), bind, key)
+        self.peer = None
+        self.key = key
+
+    def recv(self) -> list[p.Frame]:
+        frames = []
+        while True:
+            try:
+                data, addr = self.t.sock.recvfrom(4096)
+            except BlockingIOError:
+                return frames
+            try:
+                frame = self.t.auth.verify(data, time.time_ns() // 1000) if self.t.auth \
+                    else p.decode_frame(data)
+            except p.FrameError as e:
+                self.t.errors[e.kind] = self.t.errors.get(e.kind, 0) + 1
+                continue
+            self.peer = addr
+            frames.append(frame)
+
+    def send(self, frame: bytes) -> None:
+        if self.peer is not None:
+            try:
+                self.t.sock.sendto(frame, self.peer)
+            except OSError:
+                pass
+
+    @property
+    def rejected(self) -> int:
+        return self.t.rejected
+
+
+def serve(link, body: SimQuadrotorBody, endpoint: RobotEndpoint, rate_hz: float,
+          key: bytes | None = None, duration: float | None = None) -> None:
+    """Fixed-rate robot loop until SIGTERM/SIGINT or `duration` seconds."""
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    period, seq = 1.0 / rate_hz, 0
+    start = next_t = time.monotonic()
+    cycle = 0
+
+    def send(msg_type, payload):
+        nonlocal seq
+        seq += 1
+        t_us = time.time_ns() // 1000 if key else int((time.monotonic() - start) * 1e6)
+        link.send(p.encode_frame(msg_type, payload, seq, t_us, key))
+
+    while not stop and (duration is None or time.monotonic() - start < duration):
+        now = time.monotonic()
+        for frame in link.recv():
+            for reply in endpoint.handle(frame, now):
+                send(*reply)
+        endpoint.counters["crc_errors"] = link.rejected
+        if endpoint.armed:
+            body.held = False
+        changed = endpoint.tick(now)
+        body.step(endpoint.applied_action())
+        send(p.MsgType.STATE, p.pack_floats(body.state()))
+        if changed or cycle % max(1, round(rate_hz / 10)) == 0:
+            send(p.MsgType.STATUS, endpoint.status().pack())
+        cycle += 1
+        next_t += period
+        delay = next_t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            next_t = time.monotonic()   # overran: re-anchor instead of bursting
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    link_arg = ap.add_mutually_exclusive_group(required=True)
+    link_arg.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal")
+    link_arg.add_argument("--udp", metavar="HOST:PORT", help="serve on a UDP port")
+    ap.add_argument("--key-hex", help="UDP: shared HMAC key (hex)")
+    ap.add_argument("--preset", default="crazyflie")
+    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--start", default="0,0,1.5", help="start position x,y,z (m)")
+    ap.add_argument("--command-timeout", type=float, default=0.1)
+    ap.add_argument("--disarm-timeout", type=float, default=0.5)
+    ap.add_argument("--robot-id", default="sim-quadrotor")
+    args = ap.parse_args(argv)
+    start = tuple(float(v) for v in args.start.split(","))
+    spec = quadrotor_robot_spec(args.preset, args.rate)
+    body = SimQuadrotorBody(args.preset, args.rate, start)
+    endpoint = RobotEndpoint(
+        EndpointConfig(spec.spec_hash, args.robot_id, STATE_DIM, spec.action_dim, args.rate,
+                       args.command_timeout, args.disarm_timeout),
+        safe_action=[-1.0] * spec.action_dim)
+    key = bytes.fromhex(args.key_hex) if args.key_hex else None
+    if args.pty:
+        link = PtyLink()
+        print(f"pty {link.path}", flush=True)
+    else:
+        host, port = args.udp.rsplit(":", 1)
+        link = UdpLink((host, int(port)), key)
+        print(f"udp {link.t.local_address[0]}:{link.t.local_address[1]}", flush=True)
+    serve(link, body, endpoint, args.rate, key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
