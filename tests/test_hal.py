@@ -1,0 +1,227 @@
+"""HAL end to end over real pseudo-terminals and sockets (the robot is the simulated
+quadrotor in its own process, speaking the real protocol; nothing is mocked)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hardware import protocol as p
+from hardware.deploy import DeployConfig, deploy
+from hardware.flight_log import read_log
+from hardware.observations import QuadrotorObservation
+from hardware.replay import replay
+from hardware.robot import Robot, SpecHashMismatch
+from hardware.sim_robot import quadrotor_robot_spec
+from policies.runtime import PolicyLoadError
+
+ROOT = Path(__file__).resolve().parents[1]
+HOVER = ROOT / "policies" / "zoo" / "quadrotor-hover.onnx"
+SPEC = quadrotor_robot_spec()
+HOVER_ACTION = [0.334] * 4
+
+
+def test_observation_builder_matches_simulator():
+    from robot_rl.config import build_config
+    from robot_rl.envs import make_env
+
+    cfg = build_config("quadrotor-hover", overrides=["env.noise.pos=0", "env.noise.rot=0",
+                                                     "env.noise.vel=0", "env.noise.ang_vel=0"])
+    env = make_env(cfg.task, cfg.env, 4, seed=3)
+    env.reset(seed=3)
+    obs, *_ = env.step(torch.full((4, 4), 0.3))
+    s = env.sim.state
+    ref_pos, _ = env.reference(env.episode_step.float() * env.control_dt)
+    for i in range(4):
+        builder = QuadrotorObservation(SPEC, ref_pos[i].tolist(), initial_action=[0.3] * 4)
+        state = torch.cat((s.pos[i], s.quat[i], s.vel[i], s.ang_vel[i])).tolist()
+        np.testing.assert_allclose(builder(state), obs[i].numpy(), atol=1e-5)
+
+
+def test_deploy_over_pty_then_replay(tmp_path):
+    log = tmp_path / "hover.mcap"
+    summary = deploy(DeployConfig(str(HOVER), "sim://quadrotor", duration_s=4.0, log=str(log),
+                                  realtime=False))
+    assert summary["end_reason"] == "duration reached"
+    assert summary["cycles"] + summary["missed_deadlines"] >= 399
+    assert summary["frames_rejected"] == 0
+    assert summary["robot_status"]["commands"] >= 350
+    assert summary["pos_err_rms_m"] is not None and summary["pos_err_rms_m"] < 1.0
+    result = replay(log, plot=str(tmp_path / "replay.png"))
+    assert result["max_action_diff"] <= 1e-5
+    assert result["cycles"] == summary["cycles"]
+    assert (tmp_path / "replay.png").stat().st_size > 10_000
+    recorded = read_log(log)
+    assert recorded["complete"] and recorded["info"]["spec"]["name"] == SPEC.name
+    assert recorded["info"]["policy_metadata"]["spec_hash"] == SPEC.spec_hash
+
+
+def _sim_robot_children() -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and b"hardware.sim_robot" in cmd:
+            pids.append(int(d.name))
+    return pids
+
+
+def test_robot_killed_mid_run_is_detected_and_log_kept(tmp_path):
+    log = tmp_path / "killed.mcap"
+    killed_at = {}
+
+    def kill():
+        for pid in _sim_robot_children():
+            os.kill(pid, signal.SIGKILL)
+        killed_at["t"] = time.perf_counter()
+    timer = threading.Timer(3.0, kill)
+    timer.start()
+    summary = deploy(DeployConfig(str(HOVER), "sim://quadrotor", duration_s=20.0, log=str(log),
+                                  realtime=False))
+    stopped_at = time.perf_counter()
+    timer.join()
+    assert "link lost" in summary["end_reason"]
+    assert stopped_at - killed_at["t"] < 3 * 0.01 + 0.2   # 3 periods, plus log/close time
+    cycles = read_log(log)["cycles"]
+    assert len(cycles) == summary["cycles"] - 1 or len(cycles) == summary["cycles"]
+    assert cycles[-1]["t"] > 1.0
+
+
+def test_command_timeout_safe_action_then_disarm():
+    with Robot.open("sim://quadrotor") as robot:
+        robot.connect(SPEC.spec_hash)
+        robot.arm()
+        for _ in range(30):
+            robot.send_command(HOVER_ACTION)
+            robot.poll(0.01)
+        last_sent = time.monotonic()
+        seen = {}
+        while time.monotonic() - last_sent < 1.0:
+            robot.poll(0.005)
+            for t, st in robot.status_history:
+                if t < last_sent:
+                    continue
+                if st.failsafe == p.Failsafe.SAFE_ACTION and "safe" not in seen:
+                    seen["safe"] = t - last_sent
+                if st.failsafe == p.Failsafe.DISARMED and not st.armed and "disarm" not in seen:
+                    seen["disarm"] = t - last_sent
+        assert 0.1 <= seen["safe"] <= 0.1 + 0.05
+        assert 0.5 <= seen["disarm"] <= 0.5 + 0.05
+        robot.send_command(HOVER_ACTION)           # a late command does not re-arm
+        robot.poll(0.1)
+        robot.send(p.MsgType.HEARTBEAT)
+        time.sleep(0.05)
+        robot.poll(0.05)
+        assert not robot.status.armed and robot.status.counters["late_commands"] >= 1
+
+
+def test_estop_latches():
+    with Robot.open("sim://quadrotor") as robot:
+        robot.connect(SPEC.spec_hash)
+        robot.arm()
+        robot.estop()
+        time.sleep(0.05)
+        with pytest.raises(Exception, match="e-stop latched"):
+            robot.arm()
+
+
+def test_corrupt_bytes_on_the_serial_link_are_counted_and_valid_frames_pass():
+    rng = np.random.default_rng(0)
+    with Robot.open("sim://quadrotor") as robot:
+        robot.connect(SPEC.spec_hash)
+        robot.arm()
+        for i in range(100):
+            robot.send_command(HOVER_ACTION)
+            frame = bytearray(p.cobs_wrap(p.encode_frame(p.MsgType.COMMAND,
+                                                         p.pack_floats(HOVER_ACTION), 0, 0)))
+            junk = {0: bytes(rng.integers(1, 256, 20, dtype=np.uint8)) + b"\x00",
+                    1: bytes(frame[:9]) + b"\x00",
+                    2: bytes(frame[:5]) + bytes([frame[5] ^ 0x10 or 1]) + bytes(frame[6:])}[i % 3]
+            robot.transport.serial.write(junk)
+            robot.poll(0.01)
+        robot.send(p.MsgType.HEARTBEAT)
+        robot.poll(0.1)
+        counters = robot.status.counters
+        assert counters["crc_errors"] >= 90           # every injected corrupt frame counted
+        assert counters["commands"] >= 100            # every valid command accepted
+        assert robot.status.armed
+        assert robot.transport.rejected == 0          # robot -> host stream stayed clean
+
+
+def test_udp_forged_and_unsigned_frames_do_not_reach_the_robot():
+    key = os.urandom(32)
+    with Robot.open(f"sim+udp://quadrotor?key={key.hex()}") as robot:
+        robot.connect(SPEC.spec_hash)
+        robot.arm()
+        raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        now = time.time_ns() // 1000
+        disarm = p.MsgType.DISARM
+        for i in range(200):
+            raw.sendto(p.encode_frame(disarm, b"", i, now + i), robot.transport.remote)
+            raw.sendto(p.encode_frame(disarm, b"", i, now + 10**12, os.urandom(32)),
+                       robot.transport.remote)
+            if i % 20 == 19:
+                time.sleep(0.012)   # let the robot drain its socket (no kernel drops)
+        for _ in range(20):
+            robot.send_command(HOVER_ACTION)
+            robot.poll(0.01)
+        robot.send(p.MsgType.HEARTBEAT)
+        robot.poll(0.1)
+        assert robot.status.armed                     # none of the 400 DISARMs got through
+        assert robot.status.counters["crc_errors"] >= 400
+        assert robot.status.counters["commands"] >= 20
+
+
+def test_spec_mismatch_is_refused_before_arming(tmp_path):
+    from policies.actor_critic import Actor
+    from policies.export import export_onnx
+    from sim.tasks.quadrotor import QuadrotorTaskConfig, quadrotor_spec
+
+    rates = quadrotor_spec(QuadrotorTaskConfig(action_mode="rates"))
+    export_onnx(Actor(rates.obs_dim, rates.action_dim, (8,), "tanh"), rates,
+                tmp_path / "rates.onnx", task="quadrotor-hover")
+    with pytest.raises(SpecHashMismatch, match="refusing to arm"):
+        deploy(DeployConfig(str(tmp_path / "rates.onnx"), "sim://quadrotor", duration_s=1.0,
+                            log=str(tmp_path / "x.mcap"), realtime=False))
+    data = bytearray(HOVER.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (tmp_path / "tampered.onnx").write_bytes(bytes(data))
+    with pytest.raises(PolicyLoadError):
+        deploy(DeployConfig(str(tmp_path / "tampered.onnx"), "sim://quadrotor", duration_s=1.0,
+                            realtime=False))
+
+
+def test_sigkill_during_deploy_leaves_a_readable_log(tmp_path):
+    log = tmp_path / "sigkill.mcap"
+    proc = subprocess.Popen([sys.executable, "-m", "robot_rl.cli", "deploy", str(HOVER),
+                             "--duration", "30", "--log", str(log)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    t_flight = 0.0
+    for line in proc.stdout:
+        if line.startswith("t "):
+            t_flight = float(line.split()[1])
+            if t_flight >= 3.0:
+                break
+    proc.kill()
+    proc.wait()
+    for pid in _sim_robot_children():   # the robot process was orphaned by the kill
+        os.kill(pid, signal.SIGKILL)
+    recorded = read_log(log)
+    assert not recorded["complete"]
+    assert recorded["info"] is not None
+    assert recorded["cycles"][-1]["t"] >= t_flight - 1.0
+    json.dumps(recorded["cycles"][-1])
