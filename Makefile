@@ -6,12 +6,15 @@ VENV := .venv/bin
 setup:
 	bash scripts/setup.sh
 
-# Main job, end to end as far as the project goes today: train -> export -> held-out
-# eval of the exported file through the deployment runtime.
+# Main job, end to end: train -> export -> held-out eval of the exported file ->
+# deploy to the simulated quadrotor over a pty -> replay the flight log.
 demo: setup
 	$(VENV)/robot-rl train quadrotor-hover --out runs/demo
 	$(VENV)/robot-rl export runs/demo/checkpoint.pt --out runs/demo --c
 	$(VENV)/robot-rl eval runs/demo/policy.onnx --episodes 100
+	$(VENV)/robot-rl deploy runs/demo/policy.onnx --robot sim://quadrotor --duration 20 \
+		--log runs/demo/flight.mcap
+	$(VENV)/robot-rl replay runs/demo/flight.mcap --plot runs/demo/flight.png
 
 test: setup
 	$(VENV)/python -m pytest -q
@@ -23,6 +26,7 @@ bench: setup
 	$(VENV)/python -m bench.sim_throughput
 	$(VENV)/python -m bench.hover_time
 	$(VENV)/python -m bench.policy_latency
+	$(VENV)/python -m bench.loop_timing
 
 clean:
 	rm -rf runs .pytest_cache

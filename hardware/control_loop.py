@@ -7,6 +7,7 @@ before the deadline and spins only the rest.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -78,13 +79,21 @@ class StopFlag:
 
 def run_fixed_rate(step, rate_hz: float, duration_s: float | None, stop: StopFlag,
                    spin_s: float = 0.0003) -> LoopTiming:
-    """Call `step(cycle, deadline)` at `rate_hz` until duration, stop, or step returns False.
-
-    `step` returns False to end the loop; its own timing goes in via the
-    LoopTiming it receives as `step.timing` (set here).
-    """
+    """Call `step(cycle, now, timing)` at `rate_hz` until duration, stop, or step returns
+    False. `step` may append its own per-cycle figures to `timing`."""
     period = 1.0 / rate_hz
     timing = LoopTiming(period)
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()   # a full collection can take milliseconds; the loop frees by refcount
+    try:
+        return _loop(step, period, timing, duration_s, stop, spin_s)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _loop(step, period, timing, duration_s, stop, spin_s) -> LoopTiming:
     start = time.perf_counter()
     deadline = start
     cycle = 0

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from mcap.writer import Writer
+from mcap.writer import CompressionType, Writer
 
 CYCLE_TOPIC, EVENT_TOPIC, INFO_TOPIC = "/cycle", "/event", "/info"
 _OBJECT = json.dumps({"type": "object"}).encode()
@@ -23,7 +23,8 @@ class FlightLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(self.path, "wb")
-        self.writer = Writer(self.file, chunk_size=256 * 1024)
+        # No compression: a chunk flush inside a 1-2 ms control period must be a plain write.
+        self.writer = Writer(self.file, chunk_size=256 * 1024, compression=CompressionType.NONE)
         self.writer.start(profile="", library="robot_rl")
         schema = self.writer.register_schema("robot_rl.Record", "jsonschema", _OBJECT)
         self.channels = {t: self.writer.register_channel(t, "json", schema)
