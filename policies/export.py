@@ -42,31 +42,32 @@ def producer_version() -> str:
         return "robot_rl (source)"
 
 
-class DeployedMLP(nn.Module):
+class _Deployed(nn.Module):
+    """An actor plus the spec's action limits, folded into the exported graph."""
+
+    def __init__(self, actor: nn.Module, low, high):
+        super().__init__()
+        self.actor = actor
+        self.register_buffer("low", torch.tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.tensor(high, dtype=torch.float32))
+
+    def clamp(self, action: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(torch.maximum(action, self.low), self.high)
+
+
+class DeployedMLP(_Deployed):
     """Actor mean clamped to the spec's action limits: what the robot runs."""
 
-    def __init__(self, actor: Actor, low, high):
-        super().__init__()
-        self.actor = actor
-        self.register_buffer("low", torch.tensor(low, dtype=torch.float32))
-        self.register_buffer("high", torch.tensor(high, dtype=torch.float32))
-
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.minimum(torch.maximum(self.actor(obs), self.low), self.high)
+        return self.clamp(self.actor(obs))
 
 
-class DeployedRecurrent(nn.Module):
+class DeployedRecurrent(_Deployed):
     """Recurrent actor with clamped action; (obs, h_in) -> (action, h_out)."""
-
-    def __init__(self, actor: RecurrentActor, low, high):
-        super().__init__()
-        self.actor = actor
-        self.register_buffer("low", torch.tensor(low, dtype=torch.float32))
-        self.register_buffer("high", torch.tensor(high, dtype=torch.float32))
 
     def forward(self, obs: torch.Tensor, h_in: torch.Tensor):
         action, h_out = self.actor(obs, h_in)
-        return torch.minimum(torch.maximum(action, self.low), self.high), h_out
+        return self.clamp(action), h_out
 
 
 def deployable(actor: nn.Module, spec: IOSpec) -> nn.Module:

@@ -110,7 +110,7 @@ def _cmd_eval(args) -> int:
     from robot_rl.evaluate import evaluate
 
     if str(args.policy).endswith(".onnx"):
-        _print_eval(_eval_onnx(args), args.json)
+        _print_result(_eval_onnx(args), args.json)
         return 0
     ckpt = load_checkpoint(args.policy)
     policy, cfg = policy_from_checkpoint(ckpt)
@@ -128,7 +128,7 @@ def _cmd_eval(args) -> int:
                          f"but task {task!r} has {probe.spec.spec_hash[:12]}")
     result = evaluate(lambda o: policy.act_deterministic(o), task, env_cfg, args.episodes,
                       args.seed)
-    _print_eval(result, args.json)
+    _print_result(result, args.json)
     return 0
 
 
@@ -143,28 +143,18 @@ def _cmd_deploy(args) -> int:
         print(f"t {t:6.1f} s | cycle {cycle:6d} | pos err {err} | missed {timing.missed} | "
               f"lateness {late:7.1f} us", flush=True)
     print(f"deploying {args.policy} to {args.robot}", flush=True)
-    summary = deploy(cfg, None if args.json else progress)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        for k, v in summary.items():
-            print(f"{k:24s} {v}")
+    _print_result(deploy(cfg, None if args.json else progress), args.json)
     return 0
 
 
 def _cmd_replay(args) -> int:
     from hardware.replay import replay
 
-    result = replay(args.log, args.policy, args.plot)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for k, v in result.items():
-            print(f"{k:24s} {v}")
+    _print_result(replay(args.log, args.policy, args.plot), args.json)
     return 0
 
 
-def _print_eval(result: dict, as_json: bool) -> None:
+def _print_result(result: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
     else:
