@@ -73,11 +73,13 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
                 robot.poll()
             except LinkError as e:
                 lost["reason"] = f"link lost: {e}"
+                lost["silent_s"] = robot.state.age() if robot.state else None
                 return False
             state = robot.state
             age = state.age() if state else None
             if age is not None and age > cfg.loss_periods * period:
                 lost["reason"] = f"no state for {cfg.loss_periods} periods: link lost"
+                lost["silent_s"] = age
                 return False
             obs = obs_builder(state.values) if state else None
             t_pol = time.perf_counter()
@@ -118,6 +120,7 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             return True
 
         timing = run_fixed_rate(step, rate, cfg.duration_s, stop)
+        ended_at = time.time()
         if stop.stopped:
             end_reason = f"stopped by {stop.reason}"
         elif lost["reason"]:
@@ -127,7 +130,9 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             "frames_rejected": robot.transport.rejected,
             "safety_interventions": safety.interventions, "safety_events": dict(safety.counts),
             "pos_err_rms_m": float(np.sqrt(np.mean(pos_sq))) if pos_sq else None,
-            "log": str(log_path), "realtime": rt_note, "robot_status":
+            "ended_at_unix": ended_at,
+            "link_silent_s_at_stop": lost.get("silent_s"),  # since the last frame from the robot "log": str(log_path), "realtime": rt_note,
+            "robot_status":
                 robot.status.counters if robot.status else None}
         log.event("summary", summary)
         return summary

@@ -162,6 +162,7 @@ def serve(link, body: SimQuadrotorBody, endpoint: RobotEndpoint, rate_hz: float,
     period, seq = 1.0 / rate_hz, 0
     start = next_t = time.monotonic()
     cycle = 0
+    parent = os.getppid()
 
     def send(msg_type, payload):
         nonlocal seq
@@ -170,6 +171,8 @@ def serve(link, body: SimQuadrotorBody, endpoint: RobotEndpoint, rate_hz: float,
         link.send(p.encode_frame(msg_type, payload, seq, t_us, key))
 
     while not stop and (duration is None or time.monotonic() - start < duration):
+        if os.getppid() != parent:      # the host that spawned us died: do not linger
+            break
         now = time.monotonic()
         for frame in link.recv():
             for reply in endpoint.handle(frame, now):
