@@ -21,7 +21,7 @@ import onnx
 import torch
 
 from bench.common import write_result
-from policies.c_export import HARNESS_SOURCE, write_c
+from policies.c_export import HARNESS_SOURCE, actor_from_onnx, write_c
 from policies.export import deployable
 from policies.runtime import PolicyRuntime
 
@@ -29,34 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ZOO_HOVER = ROOT / "policies" / "zoo" / "quadrotor-hover.onnx"
 CORTEX_M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os",
              "-std=c99", "-ffunction-sections", "-fdata-sections"]
-
-
-def actor_from_onnx(path: Path):
-    """Rebuild the torch Actor from the ONNX initializers (same weights, same math)."""
-    from onnx import numpy_helper
-
-    from policies.actor_critic import Actor
-    from robot_rl.spec import IOSpec
-
-    model = onnx.load(str(path))
-    meta = {p.key: p.value for p in model.metadata_props}
-    spec = IOSpec.from_json(meta["robot_rl.spec"])
-    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
-               for i in model.graph.initializer}
-    linear = sorted(k for k in weights if k.startswith("actor.net.") and k.endswith(".weight"))
-    hidden = [weights[k].shape[0] for k in linear[:-1]]
-    actor = Actor(spec.obs_dim, spec.action_dim, hidden, "tanh")
-    state = {k[len("actor."):]: v for k, v in weights.items() if k.startswith("actor.")}
-    # The exporter folds sqrt(var + eps) into one constant that feeds the Div node.
-    div = next(n.input[1] for n in model.graph.node if n.op_type == "Div")
-    state["normalizer.var"] = weights[div].double().square().sub(actor.normalizer.eps).float()
-    actor.load_state_dict(state, strict=False)
-    x = np.random.default_rng(1).normal(size=(100, spec.obs_dim)).astype(np.float32)
-    with torch.no_grad():
-        ref = deployable(actor, spec)(torch.from_numpy(x)).numpy()
-    if np.abs(ref - PolicyRuntime(path).act(x)).max() > 1e-5:
-        raise SystemExit(f"cannot rebuild the torch actor from {path} (parity check failed)")
-    return actor, spec
 
 
 def percentiles(ns: list[int]) -> dict:

@@ -65,21 +65,25 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
         robot.arm()
         log.event("armed")
         pos_sq, lost = [], {"reason": None}
+        last_rx = {"cycle": 0}
         t0 = time.perf_counter()
 
         def step(cycle, now, timing):
             t_read = time.perf_counter()
             try:
-                robot.poll()
+                if robot.poll():
+                    last_rx["cycle"] = cycle
             except LinkError as e:
                 lost["reason"] = f"link lost: {e}"
                 lost["silent_s"] = robot.state.age() if robot.state else None
+                lost["cycles"] = cycle - last_rx["cycle"]
                 return False
             state = robot.state
             age = state.age() if state else None
             if age is not None and age > cfg.loss_periods * period:
                 lost["reason"] = f"no state for {cfg.loss_periods} periods: link lost"
                 lost["silent_s"] = age
+                lost["cycles"] = cycle - last_rx["cycle"]
                 return False
             obs = obs_builder(state.values) if state else None
             t_pol = time.perf_counter()
@@ -99,13 +103,16 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
                 robot.send_command(safe.tolist())
             except LinkError as e:
                 lost["reason"] = f"link lost: {e}"
+                lost["silent_s"] = robot.state.age() if robot.state else None
+                lost["cycles"] = cycle - last_rx["cycle"]
                 return False
             obs_builder.record_action(safe)
             timing.read_to_write_us.append((time.perf_counter() - t_read) * 1e6)
             t_flight = now - t0
             if pos_err is not None and t_flight >= SETTLE_S:
                 pos_sq.append(float(np.dot(pos_err, pos_err)))
-            log.cycle({"cycle": cycle, "t": t_flight, "state": list(state.values) if state else None,
+            hil = robot.take_hil_pairs() if hasattr(robot, "take_hil_pairs") else None
+            log.cycle({"cycle": cycle, "t": t_flight, **({"hil": hil} if hil is not None else {}), "state": list(state.values) if state else None,
                        "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
                        "raw_action": action.tolist() if action is not None else None,
                        "action": safe.tolist(), "lateness_us": timing.lateness_us[-1],
@@ -131,7 +138,8 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             "safety_interventions": safety.interventions, "safety_events": dict(safety.counts),
             "pos_err_rms_m": float(np.sqrt(np.mean(pos_sq))) if pos_sq else None,
             "ended_at_unix": ended_at,
-            "link_silent_s_at_stop": lost.get("silent_s"),  # since the last frame from the robot "log": str(log_path), "realtime": rt_note,
+            "link_silent_s_at_stop": lost.get("silent_s"),  # since the last frame from the robot
+            "link_loss_detect_cycles": lost.get("cycles"),  # cycles from last frame to stop "log": str(log_path), "realtime": rt_note,
             "robot_status":
                 robot.status.counters if robot.status else None}
         log.event("summary", summary)

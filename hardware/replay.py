@@ -23,6 +23,35 @@ def policy_regression(log: dict, policy_path: str) -> float:
     return worst
 
 
+def firmware_parity(log: dict, policy_path: str) -> dict | None:
+    """Largest |firmware action - onnxruntime action| over the HIL (sensor, actuator) pairs.
+
+    Rebuilds each observation the firmware saw: the sensor state, the setpoint and the
+    firmware's own previous action (reset to the safe action at arming). Pairs in which
+    the firmware output the safe action (not armed, failsafe) are skipped.
+    """
+    from hardware.observations import QuadrotorObservation
+    from policies.runtime import PolicyRuntime
+
+    pairs = [pair for c in log["cycles"] for pair in c.get("hil") or [] if pair[0] is not None]
+    if not pairs:
+        return None
+    info = log["info"] or {}
+    runtime = PolicyRuntime(policy_path)
+    safe = np.asarray(info.get("safe_action", [-1.0] * runtime.action_dim), np.float32)
+    builder = QuadrotorObservation(runtime.spec, info.get("setpoint", (0.0, 0.0, 1.5)), safe)
+    worst, compared = 0.0, 0
+    for state, actuator in pairs:
+        actuator = np.asarray(actuator, np.float32)
+        if np.array_equal(actuator, safe):
+            continue
+        expected = runtime.act(builder(state))
+        worst = max(worst, float(np.abs(expected - actuator).max()))
+        compared += 1
+        builder.record_action(actuator)
+    return {"firmware_action_diff": worst, "firmware_pairs_compared": compared}
+
+
 def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     """(logged positions, re-simulated positions) [N, 3].
 
@@ -68,6 +97,7 @@ def replay(path: str | Path, policy: str | None = None, plot: str | None = None)
     if policy and Path(policy).is_file():
         result["max_action_diff"] = policy_regression(log, policy)
         result["policy"] = str(policy)
+        result.update(firmware_parity(log, policy) or {})
     else:
         result["max_action_diff"] = None
         result["policy_note"] = f"policy {policy!r} not found; pass --policy"
@@ -116,4 +146,4 @@ def plot_log(log: dict, logged: np.ndarray, sim: np.ndarray, out: str | Path) ->
     plt.close(fig)
 
 
-__all__ = ["plot_log", "policy_regression", "replay", "resimulate"]
+__all__ = ["firmware_parity", "plot_log", "policy_regression", "replay", "resimulate"]

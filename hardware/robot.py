@@ -3,6 +3,7 @@
     sim://quadrotor[?preset=crazyflie&rate=100&start=0,0,1.5]   simulated robot over a pty
     sim+udp://quadrotor[?key=HEX]                                the same over UDP
     serial:///dev/ttyUSB0[?baud=921600]                          a robot on a serial port
+    hil://firmware/build/fw_host[?mode=onboard|companion]        firmware in the loop
     udp://127.0.0.1:9000[?key=HEX]                               a robot on the network
 """
 
@@ -62,6 +63,10 @@ class Robot:
                 raise RobotError(f"unknown simulated robot {u.netloc!r} in {url!r}; available: "
                                  "sim://quadrotor")
             return cls._spawn_sim(url, q, udp=u.scheme == "sim+udp", key=key)
+        if u.scheme == "hil":
+            from hardware.hil import HilRobot
+
+            return HilRobot.spawn(url, u.netloc + u.path if u.netloc else u.path, q)
         if u.scheme == "serial":
             return cls(SerialTransport(u.path, int(q.get("baud", 921_600))), url)
         if u.scheme == "udp":

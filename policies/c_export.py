@@ -185,6 +185,42 @@ int {prefix}_step(const float *obs, float *action)
     return header, "".join(src)
 
 
+def actor_from_onnx(path):
+    """Rebuild the torch MLP Actor of an exported policy from its ONNX initializers.
+
+    Checked against onnxruntime before it is returned (CExportError if it differs)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from policies.actor_critic import Actor
+    from policies.runtime import PolicyRuntime
+
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    spec = IOSpec.from_json(meta["robot_rl.spec"])
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in model.graph.initializer}
+    linear = sorted(k for k in weights if k.startswith("actor.net.") and k.endswith(".weight"))
+    hidden = [weights[k].shape[0] for k in linear[:-1]]
+    ops = {n.op_type for n in model.graph.node}
+    acts = [name for op, name in (("Tanh", "tanh"), ("Elu", "elu"), ("Relu", "relu")) if op in ops]
+    if len(acts) != 1 or meta.get("robot_rl.policy_kind") != "mlp":
+        raise CExportError(f"{path}: only MLP policies with tanh/elu/relu can be rebuilt from ONNX; "
+                           "export C from the checkpoint with `robot-rl export CKPT --c`")
+    actor = Actor(spec.obs_dim, spec.action_dim, hidden, acts[0])
+    state = {k[len("actor."):]: v for k, v in weights.items() if k.startswith("actor.")}
+    # The exporter folds sqrt(var + eps) into one constant that feeds the Div node.
+    div = next(n.input[1] for n in model.graph.node if n.op_type == "Div")
+    state["normalizer.var"] = weights[div].double().square().sub(actor.normalizer.eps).float()
+    actor.load_state_dict(state, strict=False)
+    x = np.random.default_rng(1).normal(size=(100, spec.obs_dim)).astype(np.float32)
+    with torch.no_grad():
+        ref = deployable(actor, spec)(torch.from_numpy(x)).numpy()
+    if np.abs(ref - PolicyRuntime(path).act(x)).max() > 1e-5:
+        raise CExportError(f"cannot rebuild the torch actor from {path} (parity check failed)")
+    return actor, spec
+
+
 def write_c(actor: nn.Module, spec: IOSpec, out_dir: str | Path, prefix: str = "policy") -> dict:
     """Write `<prefix>.h` and `<prefix>.c` into out_dir; returns their paths."""
     out = Path(out_dir)
@@ -196,4 +232,22 @@ def write_c(actor: nn.Module, spec: IOSpec, out_dir: str | Path, prefix: str = "
     return {"header": h, "source": c}
 
 
-__all__ = ["CExportError", "HARNESS_SOURCE", "generate_c", "write_c"]
+def main(argv: list[str] | None = None) -> int:
+    """python -m policies.c_export POLICY.onnx OUT_DIR: C sources for an exported MLP policy."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m policies.c_export POLICY.onnx OUT_DIR", file=sys.stderr)
+        return 2
+    actor, spec = actor_from_onnx(args[0])
+    paths = write_c(actor, spec, args[1])
+    print(f"wrote {paths['header']} and {paths['source']} (spec {spec.spec_hash[:12]})")
+    return 0
+
+
+__all__ = ["CExportError", "HARNESS_SOURCE", "actor_from_onnx", "generate_c", "main", "write_c"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

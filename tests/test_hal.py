@@ -104,17 +104,48 @@ def test_robot_killed_mid_run_is_detected_and_log_kept(tmp_path):
                                   realtime=False))
     timer.join()
     assert "link lost" in summary["end_reason"]
-    # detected within 3 periods of the robot's last frame (the kernel may take a few ms
-    # after SIGKILL to tear the process down and close its end of the pty)
-    assert summary["link_silent_s_at_stop"] <= 3 * 0.01
-    assert summary["ended_at_unix"] - killed_at["t"] < 0.1
+    # detected within 3 control periods of the last frame the robot sent
+    assert summary["link_loss_detect_cycles"] <= 3
+    assert summary["ended_at_unix"] - killed_at["t"] < 0.2
     cycles = read_log(log)["cycles"]
     assert len(cycles) == summary["cycles"] - 1 or len(cycles) == summary["cycles"]
     assert cycles[-1]["t"] > 1.0
 
 
-def test_command_timeout_safe_action_then_disarm():
-    with Robot.open("sim://quadrotor") as robot:
+@pytest.fixture(scope="module")
+def firmware_host(tmp_path_factory):
+    """The POSIX firmware with the zoo hover policy compiled in."""
+    import shutil
+
+    if shutil.which("gcc") is None or shutil.which("make") is None:
+        pytest.skip("needs gcc and make")
+    build = tmp_path_factory.mktemp("fw")
+    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), "host", f"BUILD={build}"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build / "fw_host"
+
+
+@pytest.fixture(params=["sim", "firmware"])
+def robot_url(request):
+    if request.param == "sim":
+        return "sim://quadrotor"
+    return f"hil://{request.getfixturevalue('firmware_host')}?mode=onboard"
+
+
+def test_firmware_in_the_loop_onboard_policy_matches_onnxruntime(firmware_host, tmp_path):
+    log = tmp_path / "hil.mcap"
+    summary = deploy(DeployConfig(str(HOVER), f"hil://{firmware_host}?mode=onboard",
+                                  duration_s=3.0, log=str(log), realtime=False))
+    assert summary["end_reason"] == "duration reached" and summary["frames_rejected"] == 0
+    result = replay(log)
+    assert result["firmware_pairs_compared"] >= 250
+    assert result["firmware_action_diff"] <= 1e-4
+    assert summary["pos_err_rms_m"] < 1.0
+
+
+def test_command_timeout_safe_action_then_disarm(robot_url):
+    with Robot.open(robot_url) as robot:
         robot.connect(SPEC.spec_hash)
         robot.arm()
         for _ in range(30):
@@ -141,8 +172,8 @@ def test_command_timeout_safe_action_then_disarm():
         assert not robot.status.armed and robot.status.counters["late_commands"] >= 1
 
 
-def test_estop_latches():
-    with Robot.open("sim://quadrotor") as robot:
+def test_estop_latches(robot_url):
+    with Robot.open(robot_url) as robot:
         robot.connect(SPEC.spec_hash)
         robot.arm()
         robot.estop()
@@ -151,9 +182,9 @@ def test_estop_latches():
             robot.arm()
 
 
-def test_corrupt_bytes_on_the_serial_link_are_counted_and_valid_frames_pass():
+def test_corrupt_bytes_on_the_serial_link_are_counted_and_valid_frames_pass(robot_url):
     rng = np.random.default_rng(0)
-    with Robot.open("sim://quadrotor") as robot:
+    with Robot.open(robot_url) as robot:
         robot.connect(SPEC.spec_hash)
         robot.arm()
         for i in range(100):
@@ -165,10 +196,13 @@ def test_corrupt_bytes_on_the_serial_link_are_counted_and_valid_frames_pass():
                     2: bytes(frame[:5]) + bytes([frame[5] ^ 0x10 or 1]) + bytes(frame[6:])}[i % 3]
             robot.transport.serial.write(junk)
             robot.poll(0.01)
-        robot.send(p.MsgType.HEARTBEAT)
-        robot.poll(0.1)
+        for _ in range(40):                           # until the robot has read everything
+            robot.send(p.MsgType.HEARTBEAT)
+            robot.poll(0.05)
+            if robot.status.counters["crc_errors"] >= 100:
+                break
         counters = robot.status.counters
-        assert counters["crc_errors"] >= 90           # every injected corrupt frame counted
+        assert counters["crc_errors"] == 100          # every injected corrupt frame counted
         assert counters["commands"] >= 100            # every valid command accepted
         assert robot.status.armed
         assert robot.transport.rejected == 0          # robot -> host stream stayed clean
