@@ -1,7 +1,8 @@
 """Hardware in the loop: the firmware (a POSIX process, later QEMU) is the robot's brain and
 the host's simulator is its physical world.
 
-    hil://firmware/build/fw_host[?mode=onboard|companion&preset=crazyflie]
+    hil://firmware/build/fw_host[?mode=onboard|companion&preset=crazyflie]   POSIX firmware
+    hil+qemu://firmware/build/fw.elf                                        Cortex-M4 in QEMU
 
 Each control cycle (`poll`) the host applies the firmware's latest actuator outputs to the
 simulator for one period, sends the new sensor state (HIL_SENSOR), and exposes that state
@@ -11,6 +12,8 @@ compiled-in policy on that state; in companion mode it forwards the host's COMMA
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import time
 from collections import deque
@@ -25,31 +28,57 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class HilRobot(Robot):
-    def __init__(self, transport, url, process, body: SimQuadrotorBody, safe_action):
+    KEEPALIVE_EVERY = 3   # on-board mode: COMMAND only keeps the link alive; 1 in 3 suffices
+
+    def __init__(self, transport, url, process, body: SimQuadrotorBody, safe_action,
+                 onboard: bool = True):
         super().__init__(transport, url, process)
         self.body = body
+        self.onboard = onboard
+        self.commands_seen = 0
         self.safe_action = list(safe_action)
         self.actuator = list(safe_action)
         self.pending: deque = deque()        # sensor states sent, awaiting their actuator reply
         self.hil_pairs: list = []             # (sensor state, actuator) answered since last take
 
     @classmethod
-    def spawn(cls, url: str, binary: str, query: dict) -> "HilRobot":
+    def spawn(cls, url: str, binary: str, query: dict, qemu: bool = False) -> "HilRobot":
         exe = Path(binary)
         exe = exe if exe.is_absolute() else ROOT / exe
+        target = "cortex-m4" if qemu else "host"
         if not exe.is_file():
-            raise RobotError(f"firmware binary {exe} not found; build it with `make -C firmware host`")
-        args = [str(exe), "--mode", query.get("mode", "onboard")]
-        if "rate" in query:
-            args += ["--rate", query["rate"]]
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = proc.stdout.readline().strip()
-        if not line.startswith("pty "):
+            raise RobotError(f"firmware {exe} not found; build it with `make -C firmware {target}`")
+        if qemu:
+            if shutil.which("qemu-system-arm") is None:
+                raise RobotError("qemu-system-arm not found (apt-get install qemu-system-arm)")
+            args = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
+                    "-kernel", str(exe), "-serial", "pty"]
+        else:
+            args = [str(exe), "--mode", query.get("mode", "onboard")]
+            if "rate" in query:
+                args += ["--rate", query["rate"]]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        path = None
+        for _ in range(20):                      # QEMU prints a few lines before the pty
+            line = proc.stdout.readline()
+            found = re.search(r"/dev/pts/\d+", line)
+            if found or not line:
+                path = found.group(0) if found else None
+                break
+        if path is None:
             proc.kill()
-            raise RobotError(f"firmware did not start: {line} {proc.stderr.read()[-300:]}")
+            raise RobotError(f"firmware did not start ({' '.join(args)})")
         rate = float(query.get("rate", 100.0))
         body = SimQuadrotorBody(query.get("preset", "crazyflie"), rate)
-        return cls(SerialTransport(line[4:]), url, proc, body, [-1.0] * 4)
+        onboard = qemu or query.get("mode", "onboard") == "onboard"
+        return cls(SerialTransport(path), url, proc, body, [-1.0] * 4, onboard)
+
+    def send_command(self, action) -> None:
+        """Companion mode: every command. On-board mode: a keepalive every few cycles (the
+        firmware's own policy makes the actions), which halves the bytes on slow UARTs."""
+        self.commands_seen += 1
+        if not self.onboard or self.commands_seen % self.KEEPALIVE_EVERY == 1:
+            super().send_command(action)
 
     def _handle(self, frame: p.Frame, now: float) -> None:
         if frame.type == p.MsgType.HIL_ACTUATOR:

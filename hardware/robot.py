@@ -3,7 +3,8 @@
     sim://quadrotor[?preset=crazyflie&rate=100&start=0,0,1.5]   simulated robot over a pty
     sim+udp://quadrotor[?key=HEX]                                the same over UDP
     serial:///dev/ttyUSB0[?baud=921600]                          a robot on a serial port
-    hil://firmware/build/fw_host[?mode=onboard|companion]        firmware in the loop
+    hil://firmware/build/fw_host[?mode=onboard|companion]        firmware in the loop (POSIX)
+    hil+qemu://firmware/build/fw.elf                             Cortex-M4 firmware in QEMU
     udp://127.0.0.1:9000[?key=HEX]                               a robot on the network
 """
 
@@ -63,10 +64,11 @@ class Robot:
                 raise RobotError(f"unknown simulated robot {u.netloc!r} in {url!r}; available: "
                                  "sim://quadrotor")
             return cls._spawn_sim(url, q, udp=u.scheme == "sim+udp", key=key)
-        if u.scheme == "hil":
+        if u.scheme in ("hil", "hil+qemu"):
             from hardware.hil import HilRobot
 
-            return HilRobot.spawn(url, u.netloc + u.path if u.netloc else u.path, q)
+            return HilRobot.spawn(url, u.netloc + u.path if u.netloc else u.path, q,
+                                  qemu=u.scheme == "hil+qemu")
         if u.scheme == "serial":
             return cls(SerialTransport(u.path, int(q.get("baud", 921_600))), url)
         if u.scheme == "udp":

@@ -1,6 +1,6 @@
 """Regenerate policies/zoo/: train each task's default config, export, evaluate, record.
 
-    python scripts/build_zoo.py [TASK ...]      (default: every zoo task)
+    python scripts/build_zoo.py [--reuse] [TASK ...]   (default: every zoo task)
 
 For each task this runs the exact commands it records in TASK.json:
 `robot-rl train TASK --out runs/zoo/TASK --seed 0`, then
@@ -29,10 +29,13 @@ def run(cmd: list[str], capture: bool = False) -> str:
     return r.stdout if capture else ""
 
 
-def build(task: str) -> dict:
+def build(task: str, reuse: bool = False) -> dict:
     run_dir = f"runs/zoo/{task}"
     train = ["robot-rl", "train", task, "--out", run_dir, "--seed", "0"]
-    run(train)
+    if reuse and (ROOT / run_dir / "policy.onnx").is_file():
+        print(f"reusing the finished run in {run_dir} (trained with: {' '.join(train)})")
+    else:
+        run(train)
     evaluate = ["robot-rl", "eval", f"{run_dir}/policy.onnx", "--episodes", "100", "--json"]
     result = json.loads(run(evaluate, capture=True).strip().splitlines()[-1])
     metrics = json.loads((ROOT / run_dir / "metrics.json").read_text())
@@ -60,9 +63,10 @@ def build(task: str) -> dict:
 
 
 if __name__ == "__main__":
-    tasks = sys.argv[1:] or list(ZOO_TASKS)
+    reuse = "--reuse" in sys.argv          # skip training where runs/zoo/TASK already finished
+    tasks = [a for a in sys.argv[1:] if a != "--reuse"] or list(ZOO_TASKS)
     unknown = [t for t in tasks if t not in ZOO_TASKS]
     if unknown:
         sys.exit(f"unknown zoo task(s) {unknown}; zoo tasks: {list(ZOO_TASKS)}")
     for t in tasks:
-        build(t)
+        build(t, reuse)

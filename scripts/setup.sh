@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Set up robot_rl in ./.venv: C toolchains (host gcc for the C policy export and
-# firmware tests, arm-none-eabi-gcc for Cortex-M builds), the CPU build of torch
+# firmware tests, arm-none-eabi-gcc and qemu-system-arm for the Cortex-M4 firmware),
+# the CPU build of torch
 # where no GPU is present, then the project with its dev extras. Safe to re-run.
 # SETUP_SKIP_APT=1 skips the Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES="gcc libc6-dev gcc-arm-none-eabi libnewlib-arm-none-eabi"
-if [ "${SETUP_SKIP_APT:-0}" != 1 ] && ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+APT_PACKAGES="gcc libc6-dev make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+if [ "${SETUP_SKIP_APT:-0}" != 1 ] && ! { command -v arm-none-eabi-gcc && command -v qemu-system-arm; } >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing $APT_PACKAGES"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $APT_PACKAGES >/dev/null
     else
-        echo "setup: warning: arm-none-eabi-gcc missing and cannot apt-get (not root?);" \
+        echo "setup: warning: arm-none-eabi-gcc/qemu-system-arm missing and cannot apt-get;" \
              "install: $APT_PACKAGES"
     fi
 fi

@@ -47,15 +47,15 @@ def test_observation_builder_matches_simulator():
         np.testing.assert_allclose(builder(state), obs[i].numpy(), atol=1e-5)
 
 
-def test_deploy_over_pty_then_replay(tmp_path):
+def test_deploy_hover_over_pty_for_20s_then_replay(tmp_path):
     log = tmp_path / "hover.mcap"
-    summary = deploy(DeployConfig(str(HOVER), "sim://quadrotor", duration_s=4.0, log=str(log),
+    summary = deploy(DeployConfig(str(HOVER), "sim://quadrotor", duration_s=20.0, log=str(log),
                                   realtime=False))
     assert summary["end_reason"] == "duration reached"
-    assert summary["cycles"] + summary["missed_deadlines"] >= 399
+    assert summary["cycles"] + summary["missed_deadlines"] >= 1999
     assert summary["frames_rejected"] == 0
-    assert summary["robot_status"]["commands"] >= 350
-    assert summary["pos_err_rms_m"] is not None and summary["pos_err_rms_m"] < 1.0
+    assert summary["robot_status"]["commands"] >= 1900
+    assert summary["pos_err_rms_m"] <= 0.05          # it hovers
     result = replay(log, plot=str(tmp_path / "replay.png"))
     assert result["max_action_diff"] <= 1e-5
     assert result["cycles"] == summary["cycles"]
@@ -79,6 +79,11 @@ def _sim_robot_children(parent: int | None = None) -> list[int]:
         if int(stat[1]) == parent and b"hardware.sim_robot" in cmd:
             pids.append(int(d.name))
     return pids
+
+
+def _command(robot, action):
+    """Send one COMMAND frame as is (no keepalive thinning of HIL robots)."""
+    robot.send(p.MsgType.COMMAND, p.pack_floats(action))
 
 
 def _running(pid: int) -> bool:
@@ -126,22 +131,50 @@ def firmware_host(tmp_path_factory):
     return build / "fw_host"
 
 
-@pytest.fixture(params=["sim", "firmware"])
+@pytest.fixture(scope="module")
+def firmware_m4(tmp_path_factory):
+    """The Cortex-M4 firmware for QEMU mps2-an386 with the zoo hover policy."""
+    import shutil
+
+    if not all(shutil.which(t) for t in ("arm-none-eabi-gcc", "qemu-system-arm", "make")):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (scripts/setup.sh installs them)")
+    build = tmp_path_factory.mktemp("m4")
+    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), "cortex-m4", f"BUILD={build}"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return build / "fw.elf"
+
+
+@pytest.fixture(params=["sim", "firmware", "qemu"])
 def robot_url(request):
     if request.param == "sim":
         return "sim://quadrotor"
-    return f"hil://{request.getfixturevalue('firmware_host')}?mode=onboard"
+    if request.param == "firmware":
+        return f"hil://{request.getfixturevalue('firmware_host')}?mode=onboard"
+    return f"hil+qemu://{request.getfixturevalue('firmware_m4')}"
 
 
-def test_firmware_in_the_loop_onboard_policy_matches_onnxruntime(firmware_host, tmp_path):
-    log = tmp_path / "hil.mcap"
-    summary = deploy(DeployConfig(str(HOVER), f"hil://{firmware_host}?mode=onboard",
-                                  duration_s=3.0, log=str(log), realtime=False))
+def _hil_flight(url: str, seconds: float, log: Path) -> tuple[dict, dict]:
+    summary = deploy(DeployConfig(str(HOVER), url, duration_s=seconds, log=str(log),
+                                  realtime=False))
     assert summary["end_reason"] == "duration reached" and summary["frames_rejected"] == 0
-    result = replay(log)
-    assert result["firmware_pairs_compared"] >= 250
+    return summary, replay(log)
+
+
+def test_sil_onboard_policy_hovers_and_matches_onnxruntime(firmware_host, tmp_path):
+    summary, result = _hil_flight(f"hil://{firmware_host}?mode=onboard", 20.0,
+                                  tmp_path / "sil.mcap")
+    assert summary["pos_err_rms_m"] <= 0.05
+    assert result["firmware_pairs_compared"] >= 1900
     assert result["firmware_action_diff"] <= 1e-4
-    assert summary["pos_err_rms_m"] < 1.0
+
+
+def test_qemu_cortex_m4_runs_onboard_policy_for_10s(firmware_m4, tmp_path):
+    summary, result = _hil_flight(f"hil+qemu://{firmware_m4}", 10.0, tmp_path / "qemu.mcap")
+    assert summary["cycles"] >= 950                      # sustains (nearly) 100 Hz
+    assert result["firmware_pairs_compared"] >= 900
+    assert result["firmware_action_diff"] <= 1e-4
+    assert summary["pos_err_rms_m"] <= 0.05
 
 
 def test_command_timeout_safe_action_then_disarm(robot_url):
@@ -149,12 +182,12 @@ def test_command_timeout_safe_action_then_disarm(robot_url):
         robot.connect(SPEC.spec_hash)
         robot.arm()
         for _ in range(30):
-            robot.send_command(HOVER_ACTION)
+            _command(robot, HOVER_ACTION)
             last_sent = time.monotonic()
-            robot.poll(0.01)
+            Robot.poll(robot, 0.01)             # plain reads: no HIL sensor traffic
         seen = {}
         while time.monotonic() - last_sent < 1.0:
-            robot.poll(0.005)
+            Robot.poll(robot, 0.005)
             for t, st in robot.status_history:
                 if t < last_sent:
                     continue
@@ -162,9 +195,12 @@ def test_command_timeout_safe_action_then_disarm(robot_url):
                     seen["safe"] = t - last_sent
                 if st.failsafe == p.Failsafe.DISARMED and not st.armed and "disarm" not in seen:
                     seen["disarm"] = t - last_sent
-        assert 0.1 <= seen["safe"] <= 0.1 + 0.05
-        assert 0.5 <= seen["disarm"] <= 0.5 + 0.05
-        robot.send_command(HOVER_ACTION)           # a late command does not re-arm
+        # Host-observed: the robot's timeout plus link latency. QEMU's UART is the slowest
+        # link and its emulated clock runs ~10 % slow, hence the wider bound there.
+        slack = 1.15 if robot_url.startswith("hil+qemu") else 1.0
+        assert 0.1 <= seen["safe"] <= 0.1 * slack + 0.075
+        assert 0.5 <= seen["disarm"] <= 0.5 * slack + 0.075
+        _command(robot, HOVER_ACTION)           # a late command does not re-arm
         robot.poll(0.1)
         robot.send(p.MsgType.HEARTBEAT)
         time.sleep(0.05)
@@ -188,7 +224,7 @@ def test_corrupt_bytes_on_the_serial_link_are_counted_and_valid_frames_pass(robo
         robot.connect(SPEC.spec_hash)
         robot.arm()
         for i in range(100):
-            robot.send_command(HOVER_ACTION)
+            _command(robot, HOVER_ACTION)
             frame = bytearray(p.cobs_wrap(p.encode_frame(p.MsgType.COMMAND,
                                                          p.pack_floats(HOVER_ACTION), 0, 0)))
             junk = {0: bytes(rng.integers(1, 256, 20, dtype=np.uint8)) + b"\x00",

@@ -149,7 +149,7 @@ int rr_endpoint_tick(rr_endpoint *e, uint64_t now_us)
 {
     uint64_t silent;
     if (!e->armed) return 0;
-    silent = now_us - e->last_command_us;
+    silent = now_us > e->last_command_us ? now_us - e->last_command_us : 0;  /* clock glitch safe */
     if (silent > e->cfg.disarm_timeout_us) {
         e->armed = 0;
         e->failsafe = RR_FS_DISARMED;

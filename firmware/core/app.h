@@ -1,0 +1,27 @@
+/* The firmware application shared by every port: stream decoding, the endpoint state
+ * machine, the on-board policy, periodic STATUS. A port supplies bytes, time and a writer. */
+#ifndef RR_APP_H
+#define RR_APP_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+
+/* Provided by the port: write all bytes to the link (blocking is fine). */
+void rr_port_write(const uint8_t *data, size_t n);
+
+typedef struct {
+    int onboard;                 /* 1: run the compiled-in policy on HIL_SENSOR states */
+    float setpoint[3];
+    float rate_hz;
+    uint32_t command_timeout_us, disarm_timeout_us;
+    const char *robot_id;
+} rr_app_options;
+
+void rr_app_default_options(rr_app_options *o);
+void rr_app_init(const rr_app_options *o);
+void rr_app_on_bytes(const uint8_t *data, size_t n, uint64_t now_us);
+void rr_app_tick(uint64_t now_us);
+const rr_endpoint *rr_app_endpoint(void);
+
+#endif
