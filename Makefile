@@ -27,6 +27,7 @@ bench: setup
 	$(VENV)/python -m bench.hover_time
 	$(VENV)/python -m bench.policy_latency
 	$(VENV)/python -m bench.loop_timing
+	$(VENV)/python -m bench.firmware
 
 clean:
 	rm -rf runs .pytest_cache

@@ -50,6 +50,30 @@ void rr_port_write(const uint8_t *data, size_t n)
     }
 }
 
+#ifdef RR_BENCH_POLICY
+#include <stdio.h>
+#include "policy.h"
+/* Bench build: time policy_step in SysTick ticks and print one text line, then serve.
+ * Under `qemu-system-arm -icount shift=0` one instruction is 1 ns of virtual time, so
+ * ticks * (1e9 / SYSCLK_HZ) is the instruction count. */
+static void bench_policy(void)
+{
+    float obs[POLICY_OBS_DIM] = {0}, act[POLICY_ACTION_DIM];
+    char line[96];
+    uint64_t t0, t1;
+    const int calls = 200;
+    t0 = now_us();
+    uint32_t c0 = SYST_CVR, m0 = ms_ticks;
+    for (int k = 0; k < calls; ++k) { obs[k % POLICY_OBS_DIM] += 0.01f; policy_step(obs, act); }
+    uint32_t c1 = SYST_CVR, m1 = ms_ticks;
+    t1 = now_us();
+    uint64_t ticks = (uint64_t)(m1 - m0) * TICKS_PER_MS + c0 - c1;
+    int n = snprintf(line, sizeof line, "bench policy_step ticks_per_call=%lu us_per_call=%lu\n",
+                     (unsigned long)(ticks / calls), (unsigned long)((t1 - t0) / calls));
+    rr_port_write((const uint8_t *)line, (size_t)n);
+}
+#endif
+
 int main(void)
 {
     rr_app_options opt;
@@ -58,6 +82,9 @@ int main(void)
     SYST_RVR = TICKS_PER_MS - 1u;
     SYST_CVR = 0;
     SYST_CSR = 0x7u;                  /* processor clock, interrupt, enable */
+#ifdef RR_BENCH_POLICY
+    bench_policy();
+#endif
     rr_app_default_options(&opt);
     opt.robot_id = "fw-cortex-m4";
     rr_app_init(&opt);
