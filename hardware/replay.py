@@ -33,10 +33,12 @@ def firmware_parity(log: dict, policy_path: str) -> dict | None:
     from hardware.observations import QuadrotorObservation
     from policies.runtime import PolicyRuntime
 
+    info = log["info"] or {}
+    if "mode=companion" in info.get("robot_url", ""):
+        return None          # the firmware forwarded the host's commands; nothing to compare
     pairs = [pair for c in log["cycles"] for pair in c.get("hil") or [] if pair[0] is not None]
     if not pairs:
         return None
-    info = log["info"] or {}
     runtime = PolicyRuntime(policy_path)
     safe = np.asarray(info.get("safe_action", [-1.0] * runtime.action_dim), np.float32)
     builder = QuadrotorObservation(runtime.spec, info.get("setpoint", (0.0, 0.0, 1.5)), safe)

@@ -169,6 +169,14 @@ def test_sil_onboard_policy_hovers_and_matches_onnxruntime(firmware_host, tmp_pa
     assert result["firmware_action_diff"] <= 1e-4
 
 
+def test_sil_companion_mode_flies_the_hosts_commands(firmware_host, tmp_path):
+    summary, result = _hil_flight(f"hil://{firmware_host}?mode=companion", 5.0,
+                                  tmp_path / "companion.mcap")
+    assert summary["pos_err_rms_m"] <= 0.05
+    assert summary["robot_status"]["commands"] >= 450   # every command reached the firmware
+    assert "firmware_action_diff" not in result          # no on-board policy to compare
+
+
 def test_qemu_cortex_m4_runs_onboard_policy_for_10s(firmware_m4, tmp_path):
     summary, result = _hil_flight(f"hil+qemu://{firmware_m4}", 10.0, tmp_path / "qemu.mcap")
     assert summary["cycles"] >= 950                      # sustains (nearly) 100 Hz
