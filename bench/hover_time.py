@@ -2,7 +2,8 @@
 snapshots, then every snapshot is evaluated on 100 held-out episodes. The figure
 is the training wall time at the first snapshot with success >= 95% and crash
 <= 1%. Evaluation time is not counted as training time. Usage:
-    python bench/hover_time.py [--iterations N] [--every K] [--task T]
+    python -m bench.hover_time [--iterations N] [--every K] [--task T]
+    python -m bench.hover_time --from-dir runs/long     # evaluate an existing run's snapshots
 """
 
 from __future__ import annotations
@@ -27,15 +28,20 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=None, help="default: the task config's")
     ap.add_argument("--every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--from-dir", help="skip training; evaluate this run's checkpoint_*.pt")
     args = ap.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="hover_time_"))
-    cmd = [sys.executable, "-m", "robot_rl.cli", "train", args.task, "--out", str(out),
-           "--seed", str(args.seed), "--set", f"runner.save_interval={args.every}",
-           "--set", "runner.keep_snapshots=true", "--set", "runner.log_interval=10"]
-    if args.iterations:
-        cmd += ["--iterations", str(args.iterations)]
-    print(" ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    if args.from_dir:
+        out = Path(args.from_dir)
+        cmd = [sys.executable, "-m", "robot_rl.cli", "(existing run)", str(out)]
+    else:
+        out = Path(tempfile.mkdtemp(prefix="hover_time_"))
+        cmd = [sys.executable, "-m", "robot_rl.cli", "train", args.task, "--out", str(out),
+               "--seed", str(args.seed), "--set", f"runner.save_interval={args.every}",
+               "--set", "runner.keep_snapshots=true", "--set", "runner.log_interval=10"]
+        if args.iterations:
+            cmd += ["--iterations", str(args.iterations)]
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
     rows, reached = [], None
     for snap in sorted(out.glob("checkpoint_*.pt")):
         ckpt = load_checkpoint(snap)
