@@ -134,8 +134,12 @@ def _cmd_eval(args) -> int:
 
 def _cmd_deploy(args) -> int:
     from hardware.deploy import DeployConfig, deploy
+    from hardware.safety import SafetyConfig
 
-    cfg = DeployConfig(args.policy, args.robot, args.rate, args.duration, args.log)
+    safety = SafetyConfig(rate_limit=args.rate_limit, max_tilt_deg=args.max_tilt,
+                          geofence_m=None if args.geofence <= 0 else args.geofence)
+    cfg = DeployConfig(args.policy, args.robot, args.rate, args.duration, args.log,
+                       safety=safety)
 
     def progress(cycle, t, pos_err, timing):
         err = f"{float((pos_err ** 2).sum()) ** 0.5 * 100:6.1f} cm" if pos_err is not None else "   n/a"
@@ -205,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--rate", type=float, help="control rate in Hz (default: the spec's)")
     d.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
     d.add_argument("--log", help="MCAP log path (default runs/deploy/<time>.mcap)")
+    d.add_argument("--geofence", type=float, default=1.5,
+                   help="metres from the setpoint before safe action + disarm (0: off)")
+    d.add_argument("--max-tilt", type=float, help="degrees of tilt before safe action + disarm")
+    d.add_argument("--rate-limit", type=float, help="max change of each action per cycle")
     d.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     d.set_defaults(fn=_cmd_deploy)
 
