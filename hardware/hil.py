@@ -2,6 +2,7 @@
 the host's simulator is its physical world.
 
     hil://firmware/build/fw_host[?mode=onboard|companion&preset=crazyflie]   POSIX firmware
+    hil+udp://firmware/build/fw_host[?key=HEX&mode=...]                     POSIX firmware, UDP
     hil+qemu://firmware/build/fw.elf                                        Cortex-M4 in QEMU
 
 Each control cycle (`poll`) the host applies the firmware's latest actuator outputs to the
@@ -22,7 +23,7 @@ from pathlib import Path
 from hardware import protocol as p
 from hardware.robot import Robot, RobotError, StateSample
 from hardware.sim_robot import SimQuadrotorBody
-from hardware.transport import SerialTransport
+from hardware.transport import SerialTransport, UdpTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,8 +32,8 @@ class HilRobot(Robot):
     KEEPALIVE_EVERY = 3   # on-board mode: COMMAND only keeps the link alive; 1 in 3 suffices
 
     def __init__(self, transport, url, process, body: SimQuadrotorBody, safe_action,
-                 onboard: bool = True):
-        super().__init__(transport, url, process)
+                 onboard: bool = True, key: bytes | None = None):
+        super().__init__(transport, url, process, key)
         self.body = body
         self.onboard = onboard
         self.commands_seen = 0
@@ -42,7 +43,8 @@ class HilRobot(Robot):
         self.hil_pairs: list = []             # (sensor state, actuator) answered since last take
 
     @classmethod
-    def spawn(cls, url: str, binary: str, query: dict, qemu: bool = False) -> "HilRobot":
+    def spawn(cls, url: str, binary: str, query: dict, qemu: bool = False,
+              udp: bool = False) -> "HilRobot":
         exe = Path(binary)
         exe = exe if exe.is_absolute() else ROOT / exe
         target = "cortex-m4" if qemu else "host"
@@ -57,11 +59,13 @@ class HilRobot(Robot):
             args = [str(exe), "--mode", query.get("mode", "onboard")]
             if "rate" in query:
                 args += ["--rate", query["rate"]]
+            if udp:
+                args += ["--udp", "0"] + (["--key-hex", query["key"]] if "key" in query else [])
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         path = None
         for _ in range(20):                      # QEMU prints a few lines before the pty
             line = proc.stdout.readline()
-            found = re.search(r"/dev/pts/\d+", line)
+            found = re.search(r"/dev/pts/\d+|udp \S+:\d+", line)
             if found or not line:
                 path = found.group(0) if found else None
                 break
@@ -71,7 +75,13 @@ class HilRobot(Robot):
         rate = float(query.get("rate", 100.0))
         body = SimQuadrotorBody(query.get("preset", "crazyflie"), rate)
         onboard = qemu or query.get("mode", "onboard") == "onboard"
-        return cls(SerialTransport(path), url, proc, body, [-1.0] * 4, onboard)
+        key = bytes.fromhex(query["key"]) if "key" in query else None
+        if path.startswith("udp "):
+            host, port = path[4:].rsplit(":", 1)
+            transport = UdpTransport((host, int(port)), key=key)
+        else:
+            transport = SerialTransport(path)
+        return cls(transport, url, proc, body, [-1.0] * 4, onboard, key)
 
     def send_command(self, action) -> None:
         """Companion mode: every command. On-board mode: a keepalive every few cycles (the

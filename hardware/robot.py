@@ -4,6 +4,7 @@
     sim+udp://quadrotor[?key=HEX]                                the same over UDP
     serial:///dev/ttyUSB0[?baud=921600]                          a robot on a serial port
     hil://firmware/build/fw_host[?mode=onboard|companion]        firmware in the loop (POSIX)
+    hil+udp://firmware/build/fw_host[?key=HEX]                   the same over (signed) UDP
     hil+qemu://firmware/build/fw.elf                             Cortex-M4 firmware in QEMU
     udp://127.0.0.1:9000[?key=HEX]                               a robot on the network
 """
@@ -64,11 +65,11 @@ class Robot:
                 raise RobotError(f"unknown simulated robot {u.netloc!r} in {url!r}; available: "
                                  "sim://quadrotor")
             return cls._spawn_sim(url, q, udp=u.scheme == "sim+udp", key=key)
-        if u.scheme in ("hil", "hil+qemu"):
+        if u.scheme in ("hil", "hil+qemu", "hil+udp"):
             from hardware.hil import HilRobot
 
             return HilRobot.spawn(url, u.netloc + u.path if u.netloc else u.path, q,
-                                  qemu=u.scheme == "hil+qemu")
+                                  qemu=u.scheme == "hil+qemu", udp=u.scheme == "hil+udp")
         if u.scheme == "serial":
             return cls(SerialTransport(u.path, int(q.get("baud", 921_600))), url)
         if u.scheme == "udp":

@@ -252,9 +252,12 @@ def test_corrupt_bytes_on_the_serial_link_are_counted_and_valid_frames_pass(robo
         assert robot.transport.rejected == 0          # robot -> host stream stayed clean
 
 
-def test_udp_forged_and_unsigned_frames_do_not_reach_the_robot():
+@pytest.mark.parametrize("target", ["sim", "firmware"])
+def test_udp_forged_and_unsigned_frames_do_not_reach_the_robot(target, request):
     key = os.urandom(32)
-    with Robot.open(f"sim+udp://quadrotor?key={key.hex()}") as robot:
+    url = f"sim+udp://quadrotor?key={key.hex()}" if target == "sim" else \
+        f"hil+udp://{request.getfixturevalue('firmware_host')}?key={key.hex()}"
+    with Robot.open(url) as robot:
         robot.connect(SPEC.spec_hash)
         robot.arm()
         raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -267,10 +270,10 @@ def test_udp_forged_and_unsigned_frames_do_not_reach_the_robot():
             if i % 20 == 19:
                 time.sleep(0.012)   # let the robot drain its socket (no kernel drops)
         for _ in range(20):
-            robot.send_command(HOVER_ACTION)
-            robot.poll(0.01)
+            _command(robot, HOVER_ACTION)
+            Robot.poll(robot, 0.01)
         robot.send(p.MsgType.HEARTBEAT)
-        robot.poll(0.1)
+        Robot.poll(robot, 0.1)
         assert robot.status.armed                     # none of the 400 DISARMs got through
         assert robot.status.counters["crc_errors"] >= 400
         assert robot.status.counters["commands"] >= 20

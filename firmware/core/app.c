@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "auth.h"
 #include "cobs.h"
 #include "policy.h"
 #include "protocol.h"
@@ -12,14 +13,18 @@ static rr_endpoint ep;
 static uint32_t tx_seq;
 static uint64_t clock_us, last_status_us;
 static float setpoint[3], prev_action[POLICY_ACTION_DIM];
+static int datagram, signed_link;
+static rr_auth auth;
 
 static void send_frame(uint8_t type, const uint8_t *payload, uint16_t len, void *ctx)
 {
     static uint8_t frame[RR_MAX_FRAME], wire[RR_COBS_MAX_ENCODED(RR_MAX_FRAME) + 1];
-    long n = rr_encode_frame(type, payload, len, ++tx_seq, clock_us, NULL, frame, sizeof frame);
+    long n = rr_encode_frame(type, payload, len, ++tx_seq, clock_us,
+                             signed_link ? auth.key : NULL, frame, sizeof frame);
     long e;
     (void)ctx;
     if (n < 0) return;
+    if (datagram) { rr_port_write(frame, (size_t)n); return; }
     e = rr_cobs_encode(frame, (size_t)n, wire, sizeof wire);
     wire[e++] = 0;
     rr_port_write(wire, (size_t)e);
@@ -49,6 +54,8 @@ void rr_app_default_options(rr_app_options *o)
     o->command_timeout_us = 100000u;
     o->disarm_timeout_us = 500000u;
     o->robot_id = "fw";
+    o->datagram = 0;
+    o->key = NULL;
 }
 
 void rr_app_init(const rr_app_options *o)
@@ -67,9 +74,22 @@ void rr_app_init(const rr_app_options *o)
     for (int i = 0; i < RR_MAX_ACTION; ++i) cfg.safe_action[i] = -1.0f;
     if (o->onboard) cfg.policy = onboard_policy;
     memcpy(setpoint, o->setpoint, sizeof setpoint);
+    datagram = o->datagram;
+    signed_link = o->key != NULL;
+    if (signed_link) rr_auth_init(&auth, o->key, 500000u);
     rr_stream_init(&stream);
     rr_endpoint_init(&ep, &cfg, send_frame, NULL);
     policy_reset();
+}
+
+static void handle(const rr_frame *f, uint64_t now_us)
+{
+    int was_armed = ep.armed;
+    rr_endpoint_handle(&ep, f, now_us);
+    if (!was_armed && ep.armed) {              /* a fresh flight: fresh policy state */
+        policy_reset();
+        for (int i = 0; i < POLICY_ACTION_DIM; ++i) prev_action[i] = ep.cfg.safe_action[i];
+    }
 }
 
 void rr_app_on_bytes(const uint8_t *data, size_t n, uint64_t now_us)
@@ -78,15 +98,22 @@ void rr_app_on_bytes(const uint8_t *data, size_t n, uint64_t now_us)
     for (size_t k = 0; k < n; ++k) {
         rr_frame f;
         size_t raw;
-        if (rr_stream_push(&stream, data[k], &f, &raw)) {
-            int was_armed = ep.armed;
-            rr_endpoint_handle(&ep, &f, now_us);
-            if (!was_armed && ep.armed) {      /* a fresh flight: fresh policy state */
-                policy_reset();
-                for (int i = 0; i < POLICY_ACTION_DIM; ++i) prev_action[i] = ep.cfg.safe_action[i];
-            }
-        }
+        if (rr_stream_push(&stream, data[k], &f, &raw)) handle(&f, now_us);
     }
+}
+
+int rr_app_on_datagram(const uint8_t *data, size_t n, uint64_t now_us)
+{
+    rr_frame f;
+    int r;
+    clock_us = now_us;
+    r = signed_link ? rr_auth_verify(&auth, data, n, now_us, &f) : rr_decode_frame(data, n, &f);
+    if (r != RR_OK) {
+        stream.rejected[-r]++;                 /* counted with the stream's rejections */
+        return 0;
+    }
+    handle(&f, now_us);
+    return 1;
 }
 
 void rr_app_tick(uint64_t now_us)

@@ -111,7 +111,7 @@ void rr_stream_init(rr_stream *s) { memset(s, 0, sizeof *s); }
 uint32_t rr_stream_rejected_total(const rr_stream *s)
 {
     uint32_t t = 0;
-    for (int i = 0; i < 11; ++i) t += s->rejected[i];
+    for (int i = 0; i < 13; ++i) t += s->rejected[i];
     return t;
 }
 

@@ -24,7 +24,8 @@ enum rr_msg_type {
 enum rr_proto_result {
     RR_OK = 0, RR_ERR_TRUNCATED = -1, RR_ERR_CRC = -2, RR_ERR_VERSION = -3,
     RR_ERR_LENGTH = -4, RR_ERR_TYPE = -5, RR_ERR_PAYLOAD = -6, RR_ERR_UNSIGNED = -7,
-    RR_ERR_BAD_TAG = -8, RR_ERR_COBS = -9, RR_ERR_OVERFLOW = -10
+    RR_ERR_BAD_TAG = -8, RR_ERR_COBS = -9, RR_ERR_OVERFLOW = -10, RR_ERR_STALE = -11,
+    RR_ERR_REPLAYED = -12
 };
 
 typedef struct {
@@ -62,7 +63,7 @@ typedef struct {
     uint8_t buf[RR_MAX_FRAME * 2];
     size_t fill;
     uint8_t frame[RR_MAX_FRAME];
-    uint32_t rejected[11];    /* indexed by -rr_proto_result */
+    uint32_t rejected[13];    /* indexed by -rr_proto_result */
     uint32_t frames_ok;
     int overflowing;
 } rr_stream;

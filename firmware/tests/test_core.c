@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cobs.h"
 #include "crc32.h"
 #include "protocol.h"
@@ -113,12 +114,40 @@ static void test_stream_corruption(void)
     CHECK(rr_stream_rejected_total(&s) >= 200, "rejected %u", rr_stream_rejected_total(&s));
 }
 
+static void test_auth(void)
+{
+    uint8_t key[32], wrong[32], frame[128];
+    rr_auth a;
+    rr_frame f;
+    const uint64_t now = 1800000000000000ull;
+    for (int i = 0; i < 32; ++i) { key[i] = (uint8_t)i; wrong[i] = (uint8_t)(i + 1); }
+    rr_auth_init(&a, key, 500000u);
+    long n = rr_encode_frame(RR_HEARTBEAT, NULL, 0, 1, now, key, frame, sizeof frame);
+    CHECK(rr_auth_verify(&a, frame, (size_t)n, now, &f) == RR_OK, "valid signed frame");
+    CHECK(rr_auth_verify(&a, frame, (size_t)n, now, &f) == RR_ERR_REPLAYED, "replay");
+    n = rr_encode_frame(RR_HEARTBEAT, NULL, 0, 2, now + 10, NULL, frame, sizeof frame);
+    CHECK(rr_auth_verify(&a, frame, (size_t)n, now, &f) == RR_ERR_UNSIGNED, "unsigned");
+    n = rr_encode_frame(RR_HEARTBEAT, NULL, 0, 3, now + 1000000000000ull, wrong, frame, sizeof frame);
+    CHECK(rr_auth_verify(&a, frame, (size_t)n, now, &f) == RR_ERR_BAD_TAG, "forged far future");
+    n = rr_encode_frame(RR_HEARTBEAT, NULL, 0, 4, now - 2000000u, key, frame, sizeof frame);
+    CHECK(rr_auth_verify(&a, frame, (size_t)n, now, &f) == RR_ERR_STALE, "stale");
+    n = rr_encode_frame(RR_HEARTBEAT, NULL, 0, 5, now + 20, key, frame, sizeof frame);
+    CHECK(rr_auth_verify(&a, frame, (size_t)n, now, &f) == RR_OK, "valid after the forged one");
+    for (size_t i = 0; i < COUNT(GOLDEN_VALID); ++i) {
+        const golden_valid *v = &GOLDEN_VALID[i];
+        if (!v->key) continue;
+        rr_auth_init(&a, v->key, 500000u);
+        CHECK(rr_auth_verify(&a, v->frame, v->frame_len, v->time_us, &f) == RR_OK, "golden %s", v->name);
+    }
+}
+
 int main(void)
 {
     test_sha256();
     test_crc_cobs();
     test_golden();
     test_stream_corruption();
+    test_auth();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures != 0;
 }
