@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "motors.h"
+
 static void send_error(rr_endpoint *e, uint16_t code, const char *msg)
 {
     uint8_t p[80];
@@ -100,7 +102,7 @@ static void handle_command(rr_endpoint *e, const rr_frame *f, uint64_t now_us)
     if (!e->armed) { e->counters[RR_C_LATE]++; return; }
     e->counters[RR_C_COMMANDS]++;
     e->last_command_us = now_us;
-    if (e->cfg.policy == NULL) memcpy(e->action, v, sizeof(float) * (size_t)n);
+    if (e->cfg.policy == NULL) rr_motor_limits(v, e->action, n, -1.0f, 1.0f);
     if (e->failsafe == RR_FS_SAFE_ACTION) e->failsafe = RR_FS_NONE;
 }
 
@@ -112,7 +114,7 @@ static void handle_sensor(rr_endpoint *e, const rr_frame *f)
     if (n < 0) { e->counters[RR_C_REJECTED]++; return; }
     if (e->cfg.policy != NULL && e->armed && e->failsafe == RR_FS_NONE) {
         if (e->cfg.policy(state, n, out, e->cfg.policy_ctx) == 0)
-            memcpy(e->action, out, sizeof(float) * e->cfg.action_dim);
+            rr_motor_limits(out, e->action, e->cfg.action_dim, -1.0f, 1.0f);
         else
             to_safe(e);      /* non-finite sensor state: safe action */
     }

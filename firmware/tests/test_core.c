@@ -4,6 +4,7 @@
 
 #include "auth.h"
 #include "cobs.h"
+#include "motors.h"
 #include "crc32.h"
 #include "protocol.h"
 #include "sha256.h"
@@ -141,6 +142,23 @@ static void test_auth(void)
     }
 }
 
+static void test_motors(void)
+{
+    float in[4] = {-2.0f, 0.5f, 2.0f, 0.0f / 0.0f}, out[4], m[4];
+    rr_motor_limits(in, out, 4, -1.0f, 1.0f);
+    CHECK(out[0] == -1.0f && out[1] == 0.5f && out[2] == 1.0f && out[3] == -1.0f, "limits");
+    rr_mix_x(0.25f, 0.0f, 0.0f, 0.0f, m);                     /* hover: all equal */
+    CHECK(m[0] == m[1] && m[1] == m[2] && m[2] == m[3] && m[0] > -0.01f && m[0] < 0.01f, "hover");
+    rr_mix_x(0.25f, 0.1f, 0.0f, 0.0f, m);                     /* +roll: left rotors (2, 3) up */
+    CHECK(m[2] > m[1] && m[3] > m[0] && m[2] == m[3], "roll");
+    rr_mix_x(0.25f, 0.0f, 0.1f, 0.0f, m);                     /* +pitch (nose down): back up */
+    CHECK(m[1] > m[0] && m[2] > m[3], "pitch");
+    rr_mix_x(0.25f, 0.0f, 0.0f, 0.1f, m);                     /* +yaw: clockwise rotors (1, 3) up */
+    CHECK(m[1] > m[0] && m[3] > m[2], "yaw");
+    rr_mix_x(2.0f, 0.0f, 0.0f, 0.0f, m);
+    CHECK(m[0] == 1.0f, "saturates at max");
+}
+
 int main(void)
 {
     test_sha256();
@@ -148,6 +166,7 @@ int main(void)
     test_golden();
     test_stream_corruption();
     test_auth();
+    test_motors();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures != 0;
 }
