@@ -117,31 +117,31 @@ def test_robot_killed_mid_run_is_detected_and_log_kept(tmp_path):
     assert cycles[-1]["t"] > 1.0
 
 
+def _build_firmware(target: str, tools: tuple[str, ...], build: Path) -> None:
+    """make -C firmware TARGET into `build`, or skip when the toolchain is missing."""
+    import shutil
+
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {missing} (scripts/setup.sh installs them)")
+    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), target, f"BUILD={build}"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 @pytest.fixture(scope="module")
 def firmware_host(tmp_path_factory):
     """The POSIX firmware with the zoo hover policy compiled in."""
-    import shutil
-
-    if shutil.which("gcc") is None or shutil.which("make") is None:
-        pytest.skip("needs gcc and make")
     build = tmp_path_factory.mktemp("fw")
-    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), "host", f"BUILD={build}"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _build_firmware("host", ("gcc", "make"), build)
     return build / "fw_host"
 
 
 @pytest.fixture(scope="module")
 def firmware_m4(tmp_path_factory):
     """The Cortex-M4 firmware for QEMU mps2-an386 with the zoo hover policy."""
-    import shutil
-
-    if not all(shutil.which(t) for t in ("arm-none-eabi-gcc", "qemu-system-arm", "make")):
-        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm (scripts/setup.sh installs them)")
     build = tmp_path_factory.mktemp("m4")
-    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), "cortex-m4", f"BUILD={build}"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    _build_firmware("cortex-m4", ("arm-none-eabi-gcc", "qemu-system-arm", "make"), build)
     return build / "fw.elf"
 
 
