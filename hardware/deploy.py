@@ -68,23 +68,23 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
         last_rx = {"cycle": 0}
         t0 = time.perf_counter()
 
+        def link_lost(reason: str, cycle: int) -> bool:
+            """Record how long the robot had been silent; False ends the loop."""
+            lost.update(reason=reason, cycles=cycle - last_rx["cycle"],
+                        silent_s=robot.state.age() if robot.state else None)
+            return False
+
         def step(cycle, now, timing):
             t_read = time.perf_counter()
             try:
                 if robot.poll():
                     last_rx["cycle"] = cycle
             except LinkError as e:
-                lost["reason"] = f"link lost: {e}"
-                lost["silent_s"] = robot.state.age() if robot.state else None
-                lost["cycles"] = cycle - last_rx["cycle"]
-                return False
+                return link_lost(f"link lost: {e}", cycle)
             state = robot.state
             age = state.age() if state else None
             if age is not None and age > cfg.loss_periods * period:
-                lost["reason"] = f"no state for {cfg.loss_periods} periods: link lost"
-                lost["silent_s"] = age
-                lost["cycles"] = cycle - last_rx["cycle"]
-                return False
+                return link_lost(f"no state for {cfg.loss_periods} periods: link lost", cycle)
             obs = obs_builder(state.values) if state else None
             t_pol = time.perf_counter()
             action = None
@@ -102,18 +102,15 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             try:
                 robot.send_command(safe.tolist())
             except LinkError as e:
-                lost["reason"] = f"link lost: {e}"
-                lost["silent_s"] = robot.state.age() if robot.state else None
-                lost["cycles"] = cycle - last_rx["cycle"]
-                return False
+                return link_lost(f"link lost: {e}", cycle)
             obs_builder.record_action(safe)
             timing.read_to_write_us.append((time.perf_counter() - t_read) * 1e6)
             t_flight = now - t0
             if pos_err is not None and t_flight >= SETTLE_S:
                 pos_sq.append(float(np.dot(pos_err, pos_err)))
             hil = robot.take_hil_pairs() if hasattr(robot, "take_hil_pairs") else None
-            log.cycle({"cycle": cycle, "t": t_flight, **({"hil": hil} if hil is not None else {}), "state": list(state.values) if state else None,
-                       "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
+            log.cycle({"cycle": cycle, "t": t_flight, **({"hil": hil} if hil is not None else {}),
+                       "state": list(state.values) if state else None, "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
                        "raw_action": action.tolist() if action is not None else None,
                        "action": safe.tolist(), "lateness_us": timing.lateness_us[-1],
                        "events": events, "link": robot.link_counters})

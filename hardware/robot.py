@@ -53,6 +53,7 @@ class Robot:
         self.acks: list[p.Ack] = []
         self.seq = 0
         self.frames_in = 0
+        self.malformed_payloads = 0
 
     # ----- opening ------------------------------------------------------------------------
     @classmethod
@@ -120,7 +121,7 @@ class Robot:
             try:
                 self._handle(frame, now)
             except p.FrameError:
-                pass   # malformed payload: counted by the transport's decoder stats below
+                self.malformed_payloads += 1   # valid frame, payload of the wrong size
         return len(frames)
 
     def _handle(self, frame: p.Frame, now: float) -> None:
@@ -194,7 +195,8 @@ class Robot:
 
     @property
     def link_counters(self) -> dict:
-        return {"frames_in": self.frames_in, "frames_rejected": self.transport.rejected}
+        return {"frames_in": self.frames_in, "frames_rejected": self.transport.rejected,
+                "malformed_payloads": self.malformed_payloads}
 
     # ----- closing ------------------------------------------------------------------------
     def close(self) -> None:

@@ -118,33 +118,23 @@ class PtyLink:
 
 
 class UdpLink:
+    """The robot's end of a UDP link: answers whoever sent the last accepted frame."""
+
     def __init__(self, bind: tuple[str, int], key: bytes | None):
         from hardware.transport import UdpTransport
 
         self.t = UdpTransport(("127.0.0.1", 0), bind, key)
-        self.peer = None
-        self.key = key
 
     def recv(self) -> list[p.Frame]:
-        frames = []
-        while True:
-            try:
-                data, addr = self.t.sock.recvfrom(4096)
-            except BlockingIOError:
-                return frames
-            try:
-                frame = self.t.auth.verify(data, time.time_ns() // 1000) if self.t.auth \
-                    else p.decode_frame(data)
-            except p.FrameError as e:
-                self.t.errors[e.kind] = self.t.errors.get(e.kind, 0) + 1
-                continue
-            self.peer = addr
-            frames.append(frame)
+        try:
+            return [f for f, _ in self.t.recv()]
+        except OSError:
+            return []
 
     def send(self, frame: bytes) -> None:
-        if self.peer is not None:
+        if self.t.last_sender is not None:
             try:
-                self.t.sock.sendto(frame, self.peer)
+                self.t.sock.sendto(frame, self.t.last_sender)
             except OSError:
                 pass
 

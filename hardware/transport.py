@@ -90,6 +90,7 @@ class UdpTransport:
         self.sock.setblocking(False)
         self.errors: dict[str, int] = {}
         self.frames_ok = 0
+        self.last_sender: tuple[str, int] | None = None   # of the last accepted frame
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -109,7 +110,7 @@ class UdpTransport:
             select.select([self.sock], [], [], timeout)
         while True:
             try:
-                data, _ = self.sock.recvfrom(4096)
+                data, sender = self.sock.recvfrom(4096)
             except BlockingIOError:
                 return out
             except OSError as e:
@@ -120,6 +121,7 @@ class UdpTransport:
                 self.errors[e.kind] = self.errors.get(e.kind, 0) + 1
                 continue
             self.frames_ok += 1
+            self.last_sender = sender
             out.append((frame, data))
 
     @property
