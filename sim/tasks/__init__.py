@@ -15,7 +15,7 @@ class TaskInfo:
 
 
 def _quadrotor_tasks() -> dict[str, TaskInfo]:
-    from sim.tasks.quadrotor import QuadrotorEnv, hover_config, track_config
+    from sim.tasks.quadrotor import QuadrotorEnv, adaptive_config, hover_config, track_config
 
     return {
         "quadrotor-hover": TaskInfo(
@@ -26,6 +26,10 @@ def _quadrotor_tasks() -> dict[str, TaskInfo]:
             "quadrotor-track",
             "Crazyflie: follow random figure-eight references up to 1.5 m/s, under DR",
             track_config, QuadrotorEnv),
+        "quadrotor-adaptive": TaskInfo(
+            "quadrotor-adaptive",
+            "Sampled quadrotors, 20 g to 5 kg: hover from a random state (first piece of issue 6)",
+            adaptive_config, QuadrotorEnv),
     }
 
 

@@ -14,6 +14,8 @@ import torch
 
 from robot_rl.spec import ActionField, IOSpec, ObsField
 from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim, rotor_geometry
+from sim.quadrotor.family import QuadrotorFamily
+from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import get_preset
 from sim.quadrotor.rotations import quat_from_axis_angle, quat_mul, quat_to_rotmat
 from sim.randomization import QuadrotorDR
@@ -90,12 +92,18 @@ class QuadrotorTaskConfig:
     noise: ObsNoise = field(default_factory=ObsNoise)
     reward: RewardWeights = field(default_factory=RewardWeights)
     dr: QuadrotorDR = field(default_factory=QuadrotorDR)
+    # Whole-quadrotor sampling (quadrotor-adaptive): replaces the preset and its DR ranges
+    # for the physical parameters; latency, noise and disturbances still come from `dr`.
+    family: QuadrotorFamily = field(default_factory=lambda: QuadrotorFamily(enabled=False))
 
     def __post_init__(self):
         if self.action_mode not in ("motors", "rates"):
             raise ValueError(f"action_mode must be 'motors' or 'rates', not {self.action_mode!r}")
         if self.reference not in ("hover", "figure8"):
             raise ValueError(f"reference must be 'hover' or 'figure8', not {self.reference!r}")
+        if self.family.enabled and self.action_mode != "motors":
+            raise ValueError("the quadrotor family needs action_mode 'motors' (the rate "
+                             "controller uses one nominal model)")
         ratio = 1.0 / (self.control_rate_hz * self.sim_dt)
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(f"control period 1/{self.control_rate_hz} Hz must be a whole "
@@ -112,6 +120,13 @@ def track_config() -> QuadrotorTaskConfig:
         ref_speed_mps=(0.0, 1.5), ref_amplitude_m=(0.5, 1.5),
         init_pos_m=0.2, init_vel_mps=0.2, init_tilt_deg=20.0, init_ang_vel=0.5,
         success_window_s=6.0, success_pos_m=0.15, success_tilt_deg=45.0)
+
+
+def adaptive_config() -> QuadrotorTaskConfig:
+    """Hover on quadrotors sampled from 20 g to 5 kg (RAPTOR ranges), references hover
+    or figure-eight; the same observation and action spec as the other tasks."""
+    return QuadrotorTaskConfig(task="quadrotor-adaptive", success_pos_m=0.10,
+                               family=QuadrotorFamily(enabled=True))
 
 
 def quadrotor_spec(cfg: QuadrotorTaskConfig) -> IOSpec:
@@ -205,6 +220,8 @@ class QuadrotorEnv:
 
     def _sample_params(self, k: int) -> BatchedParams:
         dr, lvl, g = self.cfg.dr, self.dr_level, self.generator
+        if self.cfg.family.enabled:
+            return self.cfg.family.sample(k, g, self.device)
         p = BatchedParams.from_nominal(self.nominal, k, self.device)
         if not dr.enabled:
             return p
@@ -257,8 +274,10 @@ class QuadrotorEnv:
         s.ang_vel[idx] = (2 * self._rand(k, 3) - 1) * cfg.init_ang_vel
         s.rpm[idx] = (weight / (4 * params.kf)).sqrt().expand(k, 4)
 
-        self.action_buffer[idx] = self.hover_action
-        self.prev_action[idx] = self.hover_action
+        hover = family_hover_action(params).expand(k, 4) if cfg.family.enabled \
+            else self.hover_action
+        self.action_buffer[idx] = hover.unsqueeze(-2)
+        self.prev_action[idx] = hover
         self.episode_step[idx] = 0
         self.episode_return[idx] = 0.0
         self.ok_streak[idx] = 0
