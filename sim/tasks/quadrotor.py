@@ -31,6 +31,10 @@ MOTOR_ACTION = ActionField(
     "motor_cmd", 4, -1.0, 1.0,
     "rotor speed setpoint, -1 = 0 RPM, +1 = max RPM; order front-right, back-right, "
     "back-left, front-left")
+PRIVILEGED_OBS = ObsField(
+    "privileged", 12, "mixed", "",
+    "simulation only (teachers): log mass, thrust-to-weight, log torque-to-inertia, tau up, "
+    "tau down, km/kf, log arm length, hover command, rotor speeds / max (4)")
 RATE_ACTION = ActionField(
     "thrust_rates", 4, -1.0, 1.0,
     "collective thrust (-1 = 0, +1 = max) then body rates roll, pitch, yaw "
@@ -95,6 +99,7 @@ class QuadrotorTaskConfig:
     # Whole-quadrotor sampling (quadrotor-adaptive): replaces the preset and its DR ranges
     # for the physical parameters; latency, noise and disturbances still come from `dr`.
     family: QuadrotorFamily = field(default_factory=lambda: QuadrotorFamily(enabled=False))
+    privileged: bool = False             # append true parameters + rotor speeds (teachers)
 
     def __post_init__(self):
         if self.action_mode not in ("motors", "rates"):
@@ -131,8 +136,10 @@ def adaptive_config() -> QuadrotorTaskConfig:
 
 def quadrotor_spec(cfg: QuadrotorTaskConfig) -> IOSpec:
     action = MOTOR_ACTION if cfg.action_mode == "motors" else RATE_ACTION
-    return IOSpec(name=f"quadrotor/{cfg.action_mode}", observations=QUADROTOR_OBS,
-                  actions=(action,), control_rate_hz=cfg.control_rate_hz)
+    obs = QUADROTOR_OBS + ((PRIVILEGED_OBS,) if cfg.privileged else ())
+    name = f"quadrotor/{cfg.action_mode}" + ("+privileged" if cfg.privileged else "")
+    return IOSpec(name=name, observations=obs, actions=(action,),
+                  control_rate_hz=cfg.control_rate_hz)
 
 
 class QuadrotorEnv:
@@ -168,7 +175,7 @@ class QuadrotorEnv:
         self.noise_scale = torch.ones(n, 1, device=dev)
         self.noise_std = torch.tensor(
             [cfg.noise.pos] * 3 + [cfg.noise.rot] * 9 + [cfg.noise.vel] * 3
-            + [cfg.noise.ang_vel] * 3 + [0.0] * 4, device=dev)
+            + [cfg.noise.ang_vel] * 3 + [0.0] * 4 + [0.0] * (12 * cfg.privileged), device=dev)
         self.ref_center = torch.zeros(n, 3, device=dev)
         self.ref_amp = torch.zeros(n, 1, device=dev)
         self.ref_omega = torch.zeros(n, 1, device=dev)
@@ -312,9 +319,22 @@ class QuadrotorEnv:
         pos_err, vel_err = errors if errors is not None else self._errors()
         s = self.sim.state
         rot = (rot if rot is not None else quat_to_rotmat(s.quat)).reshape(-1, 9)
-        obs = torch.cat((pos_err, rot, vel_err, s.ang_vel, self.prev_action), -1)
+        parts = [pos_err, rot, vel_err, s.ang_vel, self.prev_action]
+        if self.cfg.privileged:
+            parts.append(self.privileged())
+        obs = torch.cat(parts, -1)
         noise = torch.randn(obs.shape, generator=self.generator, device=self.device)
         return obs + noise * self.noise_std * self.noise_scale
+
+    def privileged(self) -> torch.Tensor:
+        """[N, 12] true parameters and rotor speeds: what a privileged teacher sees."""
+        from sim.quadrotor.family import thrust_to_weight, torque_to_inertia
+
+        p = self.sim.params
+        return torch.cat((p.mass.log(), thrust_to_weight(p, self.nominal.gravity),
+                          torque_to_inertia(p).log(), p.tau_up, p.tau_down, p.km / p.kf,
+                          p.arm_length.log(), family_hover_action(p, self.nominal.gravity),
+                          self.sim.state.rpm / p.max_rpm), -1)
 
     def _rotor_command(self, action: torch.Tensor) -> torch.Tensor | None:
         """Rotor speed command for motors mode (None: rates mode computes per substep)."""
