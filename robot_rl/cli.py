@@ -93,9 +93,10 @@ def _eval_onnx(args) -> dict:
     meta, _ = read_metadata(args.policy)
     task = args.task or meta["task"]
     env_cfg = build_config(task).env
-    if hasattr(env_cfg, "action_mode"):
-        spec = json.loads(meta["spec"])
-        env_cfg.action_mode = "rates" if spec["name"].endswith("/rates") else "motors"
+    if hasattr(env_cfg, "action_mode"):   # quadrotor spec names: quadrotor/<mode>[+privileged]
+        variant = json.loads(meta["spec"])["name"].split("/", 1)[-1]
+        env_cfg.action_mode = variant.split("+")[0]
+        env_cfg.privileged = "+privileged" in variant
     probe = make_env(task, env_cfg, 1)
     actor = RuntimeActor(PolicyRuntime(args.policy, expected_spec_hash=probe.spec.spec_hash))
     result = evaluate(actor, task, env_cfg, args.episodes, args.seed)
