@@ -1,0 +1,118 @@
+"""Teacher -> recurrent student distillation: behaviour cloning, then DAgger.
+
+Each round rolls out the batched env for `steps` control steps. The privileged
+teacher labels every step from the full observation; the student sees only the
+first `student_obs_dim` values and carries its GRU state. In round 0 the teacher
+flies (behaviour cloning); afterwards the student flies (DAgger) and the teacher
+only relabels. The student is trained by truncated backpropagation through time
+on the aggregated sequences, and its hidden state is reset where episodes end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from policies.recurrent import RecurrentActor
+
+
+@dataclass
+class DistillConfig:
+    rounds: int = 10
+    steps: int = 200              # control steps per round and env
+    bptt: int = 50                # truncated BPTT window
+    epochs: int = 3
+    learning_rate: float = 3e-3
+    keep_rounds: int = 4          # DAgger aggregation: the newest rounds kept
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class Sequences:
+    obs: torch.Tensor       # [T, B, student_obs] what the student saw
+    labels: torch.Tensor    # [T, B, action] the teacher's actions
+    starts: torch.Tensor    # [T, B] True where an episode started (reset the state)
+
+
+def rollout(env, teacher: Callable[[torch.Tensor], torch.Tensor], student: RecurrentActor,
+            steps: int, student_flies: bool, obs: torch.Tensor) -> tuple[Sequences, torch.Tensor]:
+    """Collect one round; returns the sequences and the env's next observation."""
+    n, d = obs.shape[0], student.obs_dim
+    h = student.initial_state(n)
+    starts = torch.ones(n, dtype=torch.bool)
+    seq_obs, seq_lab, seq_start = [], [], []
+    with torch.no_grad():
+        for _ in range(steps):
+            h = torch.where(starts[:, None], torch.zeros_like(h), h)
+            s_obs = obs[:, :d]
+            student.normalizer.update(s_obs)
+            label = teacher(obs)
+            s_act, h = student(s_obs, h)
+            seq_obs.append(s_obs)
+            seq_lab.append(label)
+            seq_start.append(starts.clone())
+            obs, _, term, trunc, _ = env.step(s_act if student_flies else label)
+            starts = term | trunc
+    return Sequences(torch.stack(seq_obs), torch.stack(seq_lab), torch.stack(seq_start)), obs
+
+
+def train_student(student: RecurrentActor, data: list[Sequences], cfg: DistillConfig,
+                  optimizer: torch.optim.Optimizer) -> float:
+    """Truncated BPTT on every stored sequence; returns the mean loss of the last epoch."""
+    mean = 0.0
+    for _ in range(cfg.epochs):
+        total, count = 0.0, 0
+        for seq in data:
+            t_len, n = seq.starts.shape
+            h = student.initial_state(n)
+            for t0 in range(0, t_len, cfg.bptt):
+                h = h.detach()
+                loss = 0.0
+                for t in range(t0, min(t0 + cfg.bptt, t_len)):
+                    h = torch.where(seq.starts[t][:, None], torch.zeros_like(h), h)
+                    pred, h = student(seq.obs[t], h)
+                    loss = loss + (pred - seq.labels[t]).square().mean()
+                loss = loss / (min(t0 + cfg.bptt, t_len) - t0)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                total, count = total + loss.item(), count + 1
+        mean = total / max(count, 1)
+    return mean
+
+
+def distill(env, teacher, student: RecurrentActor, cfg: DistillConfig,
+            on_round: Callable[[int, float], None] | None = None) -> list[dict]:
+    """Behaviour cloning (round 0), then DAgger rounds; returns per-round losses."""
+    optimizer = torch.optim.Adam(student.parameters(), lr=cfg.learning_rate)
+    obs = env.reset(randomize_episode_start=True)
+    data: list[Sequences] = []
+    history = []
+    for r in range(cfg.rounds):
+        seq, obs = rollout(env, teacher, student, cfg.steps, student_flies=r > 0, obs=obs)
+        data = (data + [seq])[-cfg.keep_rounds:]
+        loss = train_student(student, data, cfg, optimizer)
+        history.append({"round": r, "mode": "bc" if r == 0 else "dagger", "loss": loss})
+        if on_round:
+            on_round(r, loss)
+    return history
+
+
+def recurrent_act(student: RecurrentActor, obs_dim: int | None = None):
+    """A stateful act(obs) for evaluate(): every env runs one episode from t = 0."""
+    state = {"h": None}
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        x = obs[:, :obs_dim] if obs_dim else obs
+        if state["h"] is None or state["h"].shape[0] != x.shape[0]:
+            state["h"] = student.initial_state(x.shape[0])
+        with torch.no_grad():
+            a, state["h"] = student(x, state["h"])
+        return a
+    return act
+
+
+__all__ = ["DistillConfig", "Sequences", "distill", "recurrent_act", "rollout", "train_student"]
