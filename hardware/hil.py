@@ -1,5 +1,5 @@
-"""Hardware in the loop: the firmware (a POSIX process, later QEMU) is the robot's brain and
-the host's simulator is its physical world.
+"""Hardware in the loop: the firmware (a POSIX process, or the Cortex-M4 build in QEMU) is
+the robot's brain and the host's simulator is its physical world.
 
     hil://firmware/build/fw_host[?mode=onboard|companion&preset=crazyflie]   POSIX firmware
     hil+udp://firmware/build/fw_host[?key=HEX&mode=...]                     POSIX firmware, UDP
@@ -102,11 +102,8 @@ class HilRobot(Robot):
 
     def poll(self, timeout: float = 0.0) -> int:
         n = super().poll(timeout)
-        armed = self.status.armed if self.status else False
-        if self.acks and not armed:
-            armed = any(a.ok and a.acked_type == p.MsgType.ARM for a in self.acks)
-        if armed:
-            self.body.held = False
+        if self.body.held and any(a.ok and a.acked_type == p.MsgType.ARM for a in self.acks):
+            self.body.held = False          # first ARM: the airframe leaves its stand
         self.body.step(self.actuator)
         state = self.body.state()
         self.pending.append(state)
