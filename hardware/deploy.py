@@ -136,9 +136,9 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             "pos_err_rms_m": float(np.sqrt(np.mean(pos_sq))) if pos_sq else None,
             "ended_at_unix": ended_at,
             "link_silent_s_at_stop": lost.get("silent_s"),  # since the last frame from the robot
-            "link_loss_detect_cycles": lost.get("cycles"),  # cycles from last frame to stop "log": str(log_path), "realtime": rt_note,
-            "robot_status":
-                robot.status.counters if robot.status else None}
+            "link_loss_detect_cycles": lost.get("cycles"),  # cycles from last frame to stop
+            "log": str(log_path), "realtime": rt_note,
+            "robot_status": robot.status.counters if robot.status else None}
         log.event("summary", summary)
         return summary
     finally:

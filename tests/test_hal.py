@@ -56,6 +56,11 @@ def test_deploy_hover_over_pty_for_20s_then_replay(tmp_path):
     assert summary["frames_rejected"] == 0
     assert summary["robot_status"]["commands"] >= 1900
     assert summary["pos_err_rms_m"] <= 0.05          # it hovers
+    for key in ("cycles", "missed_deadlines", "lateness_p50_us", "lateness_p99_us",
+                "lateness_max_us", "frames_rejected", "safety_interventions", "pos_err_rms_m",
+                "log", "realtime"):
+        assert key in summary, key
+    assert summary["log"] == str(log)
     result = replay(log, plot=str(tmp_path / "replay.png"))
     assert result["max_action_diff"] <= 1e-5
     assert result["cycles"] == summary["cycles"]
