@@ -108,7 +108,7 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             t_flight = now - t0
             if pos_err is not None and t_flight >= SETTLE_S:
                 pos_sq.append(float(np.dot(pos_err, pos_err)))
-            hil = robot.take_hil_pairs() if hasattr(robot, "take_hil_pairs") else None
+            hil = robot.take_hil_pairs()
             log.cycle({"cycle": cycle, "t": t_flight, **({"hil": hil} if hil is not None else {}),
                        "state": list(state.values) if state else None, "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
                        "raw_action": action.tolist() if action is not None else None,

@@ -37,8 +37,7 @@ class HilRobot(Robot):
         self.body = body
         self.onboard = onboard
         self.commands_seen = 0
-        self.safe_action = list(safe_action)
-        self.actuator = list(safe_action)
+        self.actuator = list(safe_action)       # until the firmware's first answer
         self.pending: deque = deque()        # sensor states sent, awaiting their actuator reply
         self.hil_pairs: list = []             # (sensor state, actuator) answered since last take
 

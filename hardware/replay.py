@@ -65,6 +65,7 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     import torch
 
     from hardware.sim_robot import SimQuadrotorBody
+    from sim.quadrotor.dynamics import command_to_rpm
 
     cycles = [c for c in log["cycles"] if c["state"] is not None]
     if len(cycles) < 2:
@@ -80,8 +81,8 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
         if i % every == 0:
             s = torch.tensor(c["state"], dtype=torch.float32)
             st.pos[0], st.quat[0], st.vel[0], st.ang_vel[0] = s[0:3], s[3:7], s[7:10], s[10:13]
-            a = torch.tensor(last_action, dtype=torch.float32).clamp(-1, 1)
-            st.rpm[0] = (a + 1) * 0.5 * body.params.max_rpm
+            st.rpm[0] = command_to_rpm(torch.tensor(last_action, dtype=torch.float32),
+                                       body.params.max_rpm)
         logged.append(c["state"][0:3])
         sim.append(body.state()[0:3])
         body.step(c["action"])

@@ -190,6 +190,10 @@ class Robot:
     def estop(self) -> None:
         self.send(p.MsgType.ESTOP)
 
+    def take_hil_pairs(self) -> list | None:
+        """(sensor, actuator) pairs of a hardware-in-the-loop robot; None for others."""
+        return None
+
     def wait_state(self, timeout: float = 1.0) -> StateSample:
         return self._wait(lambda: self.state, timeout, "with a STATE")
 

@@ -22,9 +22,9 @@ import torch
 
 from hardware import protocol as p
 from hardware.robot_endpoint import EndpointConfig, RobotEndpoint
+from sim.quadrotor.dynamics import command_to_rpm
 
-STATE_FIELDS = ("pos", 3), ("quat", 4), ("vel", 3), ("ang_vel", 3)
-STATE_DIM = 13
+STATE_DIM = 13   # pos[3], quat[4] (w, x, y, z), vel[3], ang_vel[3]
 
 
 def quadrotor_robot_spec(preset: str = "crazyflie", rate_hz: float = 100.0):
@@ -57,15 +57,13 @@ class SimQuadrotorBody:
         s = self.sim.state
         s.pos[0] = torch.tensor(start, dtype=torch.float32)
         s.quat[0] = torch.tensor([1.0, 0.0, 0.0, 0.0])
-        hover_rpm = (self.params.mass * self.params.gravity / (4 * self.params.kf)) ** 0.5
-        s.rpm[0] = hover_rpm
+        s.rpm[0] = self.params.hover_rpm
         self.held = True
 
     def step(self, action: list[float]) -> None:
         if self.held:
             return
-        cmd = (torch.tensor([action], dtype=torch.float32).clamp(-1, 1) + 1) * 0.5 \
-            * self.params.max_rpm
+        cmd = command_to_rpm(torch.tensor([action], dtype=torch.float32), self.params.max_rpm)
         self.sim.step(cmd, self.substeps)
         s = self.sim.state
         if s.pos[0, 2] < 0.0:      # ground contact: rest on the floor

@@ -78,6 +78,11 @@ class BatchedParams:
             getattr(self, f.name)[idx] = getattr(other, f.name)
 
 
+def command_to_rpm(action: torch.Tensor, max_rpm) -> torch.Tensor:
+    """Normalized motor commands (-1 = 0 RPM, +1 = max_rpm) -> rotor speed setpoints."""
+    return (action.clamp(-1.0, 1.0) + 1.0) * 0.5 * max_rpm
+
+
 def rotor_geometry(device) -> torch.Tensor:
     """[3, 4]: rotor x and y for unit arm length, and the yaw reaction sign."""
     g = torch.tensor((ROTOR_X, ROTOR_Y, ROTOR_YAW_SIGN), device=device)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import torch
 
 from robot_rl.spec import ActionField, IOSpec, ObsField
-from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim, rotor_geometry
+from sim.quadrotor.dynamics import (BatchedParams, QuadrotorSim, command_to_rpm,
+                                     rotor_geometry)
 from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import get_preset
@@ -339,7 +340,7 @@ class QuadrotorEnv:
     def _rotor_command(self, action: torch.Tensor) -> torch.Tensor | None:
         """Rotor speed command for motors mode (None: rates mode computes per substep)."""
         if self.cfg.action_mode == "motors":
-            return (action + 1.0) * 0.5 * self.sim.params.max_rpm
+            return command_to_rpm(action, self.sim.params.max_rpm)
         return None
 
     def _rate_controller(self, action: torch.Tensor) -> torch.Tensor:
