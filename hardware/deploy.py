@@ -51,7 +51,7 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
     log = None
     end_reason = "duration reached"
     try:
-        info = robot.connect(expected_spec_hash=spec.spec_hash)
+        info = robot.connect(expected_spec_hash=spec.accepted_robot_hashes())
         obs_builder = QuadrotorObservation(spec, cfg.setpoint)
         safe_action = [spec.actions[0].low] * spec.action_dim
         safety = SafetyLayer(spec, safe_action, cfg.safety)

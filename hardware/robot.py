@@ -153,8 +153,14 @@ class Robot:
             raise LinkError(f"simulated robot process exited with code {self.process.returncode}")
 
     # ----- commands -----------------------------------------------------------------------
-    def connect(self, expected_spec_hash: str | None = None, timeout: float = 3.0) -> p.Info:
-        """HELLO -> INFO; refuse a robot whose spec hash differs from the policy's."""
+    def connect(self, expected_spec_hash: str | tuple[str, ...] | None = None,
+                timeout: float = 3.0) -> p.Info:
+        """HELLO -> INFO; refuse a robot whose spec hash is not the policy's (or, given
+        several, not one of them)."""
+        accepted = (expected_spec_hash,) if isinstance(expected_spec_hash, str) \
+            else expected_spec_hash
+        if accepted is not None:
+            expected_spec_hash = accepted[0]
         deadline = time.monotonic() + timeout
         while self.info is None and time.monotonic() < deadline:
             self.send(p.MsgType.HELLO, p.Hello(expected_spec_hash or "0" * 64, 0.0).pack())
@@ -163,7 +169,7 @@ class Robot:
         if self.info is None:
             raise RobotError(f"no INFO from robot at {self.url} within {timeout:.1f} s "
                              "(wrong port or baud rate, or robot not running?)")
-        if expected_spec_hash is not None and self.info.spec_hash != expected_spec_hash:
+        if accepted is not None and self.info.spec_hash not in accepted:
             raise SpecHashMismatch(
                 f"robot {self.info.robot_id!r} has I/O spec {self.info.spec_hash[:12]} but the "
                 f"policy was exported for {expected_spec_hash[:12]}; refusing to arm")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from policies.export import DeployedRecurrent, deployable
+from policies.export import DeployedRecurrent, deployable, torch_actions
 from robot_rl.spec import IOSpec
 
 HARNESS_SOURCE = Path(__file__).with_name("c_harness.c")
@@ -186,37 +186,47 @@ int {prefix}_step(const float *obs, float *action)
 
 
 def actor_from_onnx(path):
-    """Rebuild the torch MLP Actor of an exported policy from its ONNX initializers.
+    """Rebuild the torch actor (MLP or GRU) of an exported policy from its ONNX initializers.
 
     Checked against onnxruntime before it is returned (CExportError if it differs)."""
     import onnx
     from onnx import numpy_helper
 
     from policies.actor_critic import Actor
+    from policies.recurrent import RecurrentActor
     from policies.runtime import PolicyRuntime
 
     model = onnx.load(str(path))
     meta = {p.key: p.value for p in model.metadata_props}
     spec = IOSpec.from_json(meta["robot_rl.spec"])
+    kind = meta.get("robot_rl.policy_kind")
     weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
                for i in model.graph.initializer}
-    linear = sorted(k for k in weights if k.startswith("actor.net.") and k.endswith(".weight"))
-    hidden = [weights[k].shape[0] for k in linear[:-1]]
     ops = {n.op_type for n in model.graph.node}
-    acts = [name for op, name in (("Tanh", "tanh"), ("Elu", "elu"), ("Relu", "relu")) if op in ops]
-    if len(acts) != 1 or meta.get("robot_rl.policy_kind") != "mlp":
-        raise CExportError(f"{path}: only MLP policies with tanh/elu/relu can be rebuilt from ONNX; "
-                           "export C from the checkpoint with `robot-rl export CKPT --c`")
-    actor = Actor(spec.obs_dim, spec.action_dim, hidden, acts[0])
+    acts = [name for op, name in (("Elu", "elu"), ("Relu", "relu")) if op in ops] or ["tanh"]
+    layers = "actor.head." if kind == "gru" else "actor.net."
+    linear = sorted((k for k in weights if k.startswith(layers) and k.endswith(".weight")),
+                    key=lambda k: int(k[len(layers):].split(".")[0]))
+    hidden = [weights[k].shape[0] for k in linear[:-1]]
+    if kind not in ("mlp", "gru") or len(acts) != 1 or not linear:
+        raise CExportError(f"{path}: only MLP and GRU policies with tanh/elu/relu can be rebuilt "
+                           "from ONNX; export C from the checkpoint with `robot-rl export CKPT --c`")
+    if kind == "gru":
+        state_size = weights["actor.cell.weight_hh"].shape[1]
+        actor = RecurrentActor(spec.obs_dim, spec.action_dim, state_size, hidden, acts[0])
+    else:
+        actor = Actor(spec.obs_dim, spec.action_dim, hidden, acts[0])
     state = {k[len("actor."):]: v for k, v in weights.items() if k.startswith("actor.")}
     # The exporter folds sqrt(var + eps) into one constant that feeds the Div node.
     div = next(n.input[1] for n in model.graph.node if n.op_type == "Div")
     state["normalizer.var"] = weights[div].double().square().sub(actor.normalizer.eps).float()
     actor.load_state_dict(state, strict=False)
-    x = np.random.default_rng(1).normal(size=(100, spec.obs_dim)).astype(np.float32)
-    with torch.no_grad():
-        ref = deployable(actor, spec)(torch.from_numpy(x)).numpy()
-    if np.abs(ref - PolicyRuntime(path).act(x)).max() > 1e-5:
+    module = deployable(actor, spec)
+    runtime = PolicyRuntime(path)
+    x = np.random.default_rng(1).normal(size=(20, 10, spec.obs_dim)).astype(np.float32)
+    ref = torch_actions(module, x)
+    got = np.stack([runtime.act(x[t]) for t in range(x.shape[0])])
+    if np.abs(ref - got).max() > 1e-5:
         raise CExportError(f"cannot rebuild the torch actor from {path} (parity check failed)")
     return actor, spec
 
@@ -233,7 +243,7 @@ def write_c(actor: nn.Module, spec: IOSpec, out_dir: str | Path, prefix: str = "
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m policies.c_export POLICY.onnx OUT_DIR: C sources for an exported MLP policy."""
+    """python -m policies.c_export POLICY.onnx OUT_DIR: C sources for an exported policy."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv

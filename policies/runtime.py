@@ -82,7 +82,8 @@ class PolicyRuntime:
         if self.spec.spec_hash != meta["spec_hash"]:
             raise PolicyLoadError(f"{name!r}: I/O spec in metadata does not match its hash "
                                   "(tampered metadata)")
-        if expected_spec_hash is not None and expected_spec_hash != self.spec.spec_hash:
+        if expected_spec_hash is not None and \
+                expected_spec_hash not in self.spec.accepted_robot_hashes():
             raise SpecMismatchError(
                 f"{name!r} was exported for I/O spec {self.spec.spec_hash[:12]} "
                 f"({self.spec.name}), but this robot expects {expected_spec_hash[:12]}; "

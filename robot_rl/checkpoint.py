@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from policies.actor_critic import ActorCritic
+from policies.recurrent import RecurrentActor
 from robot_rl.config import PolicyConfig, TrainConfig, build_config
 
 
@@ -39,14 +40,38 @@ def config_from_checkpoint(ckpt: dict) -> TrainConfig:
     return build_config(task, base=ckpt["config"])
 
 
-def policy_from_checkpoint(ckpt: dict) -> tuple[ActorCritic, TrainConfig]:
-    """Rebuild the trained ActorCritic (on CPU) and its config."""
+STUDENT_KIND = "recurrent_student"   # checkpoints of distilled students carry this "kind"
+
+
+def policy_from_checkpoint(ckpt: dict) -> tuple[ActorCritic | RecurrentActor, TrainConfig]:
+    """Rebuild the trained policy (on CPU) and its config: the PPO ActorCritic, or the
+    RecurrentActor of a distilled student."""
     cfg = config_from_checkpoint(ckpt)
-    policy = build_policy(cfg, ckpt["obs_dim"], ckpt["action_dim"])
+    if ckpt.get("kind") == STUDENT_KIND:
+        from robot_rl.algorithms.distill import make_student
+
+        policy = make_student(cfg.distill, ckpt["obs_dim"], ckpt["action_dim"])
+    else:
+        policy = build_policy(cfg, ckpt["obs_dim"], ckpt["action_dim"])
     policy.load_state_dict(ckpt["policy"])
     policy.eval()
     return policy, cfg
 
 
-__all__ = ["CheckpointError", "build_policy", "config_from_checkpoint",
-           "load_checkpoint", "policy_from_checkpoint"]
+def act_function(policy: ActorCritic | RecurrentActor):
+    """Deterministic batched act(obs) for simulation (a recurrent policy carries its state
+    from call to call, so use a fresh one per evaluation)."""
+    if isinstance(policy, RecurrentActor):
+        from robot_rl.algorithms.distill import recurrent_act
+
+        return recurrent_act(policy)
+    return policy.act_deterministic
+
+
+def deployed_actor(policy: ActorCritic | RecurrentActor):
+    """The part of a policy that is exported: the actor (no critic, no exploration)."""
+    return policy if isinstance(policy, RecurrentActor) else policy.actor
+
+
+__all__ = ["STUDENT_KIND", "CheckpointError", "act_function", "build_policy",
+           "config_from_checkpoint", "deployed_actor", "load_checkpoint", "policy_from_checkpoint"]

@@ -39,6 +39,17 @@ def _cmd_train(args) -> int:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(args.out or f"runs/{args.task.replace(':', '_')}")
+    if cfg.distill is not None and cfg.distill.enabled:
+        from robot_rl.teacher_student import run_pipeline
+
+        if args.resume:
+            raise SystemExit(f"error: the teacher -> student pipeline resumes from its output "
+                             f"directory; run the same command again with --out {out}")
+        print(f"training {cfg.task}: teacher -> student pipeline, output {out}/ (rerun to "
+              "continue after an interruption)", flush=True)
+        run_pipeline(cfg, out, export=not args.no_export,
+                     log=lambda line: print(line, flush=True))
+        return 0
     env = make_env(cfg.task, cfg.env, cfg.num_envs, device=cfg.device, seed=cfg.seed)
     print(f"training {cfg.task} on {cfg.device}: {cfg.num_envs} envs, "
           f"{cfg.runner.max_iterations} iterations x {cfg.runner.steps_per_env} steps, "
@@ -106,7 +117,7 @@ def _eval_onnx(args) -> dict:
 
 
 def _cmd_eval(args) -> int:
-    from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
+    from robot_rl.checkpoint import act_function, load_checkpoint, policy_from_checkpoint
     from robot_rl.config import apply_overrides, build_config
     from robot_rl.evaluate import evaluate
 
@@ -127,8 +138,7 @@ def _cmd_eval(args) -> int:
     if probe.spec.spec_hash != ckpt["spec_hash"]:
         raise SystemExit(f"error: policy was trained for I/O spec {ckpt['spec_hash'][:12]} "
                          f"but task {task!r} has {probe.spec.spec_hash[:12]}")
-    result = evaluate(lambda o: policy.act_deterministic(o), task, env_cfg, args.episodes,
-                      args.seed)
+    result = evaluate(act_function(policy), task, env_cfg, args.episodes, args.seed)
     _print_result(result, args.json)
     return 0
 
@@ -174,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("tasks", help="list the tasks").set_defaults(fn=_cmd_tasks)
 
-    t = sub.add_parser("train", help="train a policy with PPO")
+    t = sub.add_parser("train", help="train a policy with PPO (quadrotor-adaptive: "
+                       "privileged teacher -> recurrent student -> export)")
     t.add_argument("task")
     t.add_argument("--config", help="YAML file with config overrides")
     t.add_argument("--out", help="output directory (default runs/TASK)")

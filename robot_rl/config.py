@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from robot_rl.algorithms.distill import DistillConfig
 from robot_rl.algorithms.ppo import PPOConfig
 
 
@@ -51,6 +52,7 @@ class TrainConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
+    distill: Any = None           # DistillConfig: teacher -> recurrent student (adaptive)
 
 
 def _coerce(value: Any, current: Any, path: str) -> Any:
@@ -104,6 +106,8 @@ def apply_overrides(obj: Any, values: dict, path: str = "") -> Any:
             raise _unknown_key(key, valid, path)
         sub = f"{path}.{key}" if path else key
         current = getattr(obj, key)
+        if current is None and isinstance(value, dict) and value:
+            raise ConfigError(f"{sub}: this task has no {key!r} section")
         if is_dataclass(current):
             apply_overrides(current, value, sub)
         else:
@@ -155,6 +159,9 @@ def default_config(task: str) -> TrainConfig:
         cfg.ppo.gamma, cfg.ppo.lam = 0.995, 0.99
         cfg.runner.max_iterations = 1000
         cfg.runner.save_interval = 100
+    if task == "quadrotor-adaptive":
+        # privileged teacher (PPO), then BC + DAgger into a 1,988-parameter GRU student
+        cfg.distill = DistillConfig(rounds=60, steps=200, keep_rounds=8)
     if task.startswith("gym:"):
         cfg.num_envs = 8
         cfg.policy.bias_to_hover = False

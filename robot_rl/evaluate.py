@@ -20,21 +20,39 @@ def eval_overrides(task: str) -> dict:
     """Task-specific evaluation conditions (e.g. the 1 m/s figure-eight for tracking)."""
     if task == "quadrotor-track":
         return {"ref_speed_mps": (1.0, 1.0), "ref_amplitude_m": (1.0, 1.0)}
+    if task == "quadrotor-adaptive":   # trained on hover and figure-eights; scored on hover
+        return {"reference": "hover"}
     return {}
 
 
+def settle_quantiles(settle_s: torch.Tensor, settled: torch.Tensor) -> dict:
+    """Median and p90 of the time after which the error stayed within bounds; episodes
+    that never settled count as infinitely slow (a quantile that lands there is None)."""
+    t = torch.where(settled, settle_s, torch.full_like(settle_s, float("inf")))
+    out = {"settled_rate": settled.float().mean().item()}
+    for name, q in (("settle_time_median_s", 0.5), ("settle_time_p90_s", 0.9)):
+        v = torch.quantile(t, q, interpolation="higher").item()
+        out[name] = v if v != float("inf") else None
+    return out
+
+
 def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, episodes: int = 100,
-             seed: int = 0, device="cpu") -> dict:
-    """Run `episodes` held-out episodes in parallel with policy function `act`."""
+             seed: int = 0, device="cpu", overrides: dict | None = None) -> dict:
+    """Run `episodes` held-out episodes in parallel with policy function `act`.
+
+    overrides: env config changes for the evaluation (default: eval_overrides(task))."""
+    import copy
+
     from robot_rl.config import apply_overrides
 
     if episodes < 1:
         raise ValueError("episodes must be >= 1")
-    env_cfg = apply_overrides(env_cfg, eval_overrides(task)) if eval_overrides(task) else env_cfg
+    overrides = eval_overrides(task) if overrides is None else overrides
+    env_cfg = apply_overrides(copy.deepcopy(env_cfg), overrides) if overrides else env_cfg
     env = make_env(task, env_cfg, episodes, device=device, seed=EVAL_SEED_OFFSET + seed)
     obs = env.reset(seed=EVAL_SEED_OFFSET + seed)
     finished = torch.zeros(episodes, dtype=torch.bool)
-    keys = ("return", "length", "crashed", "success", "window_rms_err")
+    keys = ("return", "length", "crashed", "success", "window_rms_err", "settle_time_s")
     result = {k: torch.zeros(episodes) for k in keys}
     with torch.no_grad():
         for _ in range(env.max_episode_steps + 1):
@@ -55,6 +73,11 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, ep
     crashed = result["crashed"].bool()
     ok = ~crashed
     rms = result["window_rms_err"][ok].square().mean().sqrt().item() if ok.any() else None
+    extra = {}
+    if hasattr(env, "control_dt"):   # our tasks report when each episode settled
+        full = result["length"] >= env.max_episode_steps
+        settled = ok & full & (result["settle_time_s"] < result["length"] * env.control_dt - 1e-6)
+        extra = settle_quantiles(result["settle_time_s"], settled)
     return {
         "task": task,
         "episodes": episodes,
@@ -63,4 +86,5 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, ep
         "pos_err_rms_m": rms,
         "mean_return": result["return"].mean().item(),
         "eval_seed": EVAL_SEED_OFFSET + seed,
+        **extra,
     }

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
+from robot_rl.checkpoint import (act_function, deployed_actor, load_checkpoint,
+                                 policy_from_checkpoint)
 from robot_rl.envs import make_env
 
 
@@ -32,26 +33,27 @@ def collect_sim_observations(task: str, env_cfg, act, steps: int = 50, envs: int
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = False) -> dict:
     """Export a training checkpoint; returns the summary also written to policy.json."""
     from policies.c_export import write_c
-    from policies.export import export_onnx
+    from policies.export import export_onnx, spec_with_state
 
     ckpt = load_checkpoint(checkpoint)
     policy, cfg = policy_from_checkpoint(ckpt)
     env = make_env(cfg.task, cfg.env, 1)
-    spec = env.spec
-    if spec.spec_hash != ckpt["spec_hash"]:
+    actor = deployed_actor(policy)
+    spec = spec_with_state(env.spec, actor)
+    if env.spec.spec_hash != ckpt["spec_hash"]:
         raise ValueError(f"checkpoint spec {ckpt['spec_hash'][:12]} differs from task "
-                         f"{cfg.task!r} spec {spec.spec_hash[:12]}; was it trained with another "
+                         f"{cfg.task!r} spec {env.spec.spec_hash[:12]}; was it trained with another "
                          "version of the task?")
-    sim_obs = collect_sim_observations(cfg.task, cfg.env, policy.act_deterministic)
+    sim_obs = collect_sim_observations(cfg.task, cfg.env, act_function(policy))
     out = Path(out_dir)
-    meta = export_onnx(policy.actor, spec, out / "policy.onnx", task=cfg.task,
+    meta = export_onnx(actor, spec, out / "policy.onnx", task=cfg.task,
                        config=ckpt["config"], sim_obs=sim_obs)
     summary = {k: v for k, v in meta.items() if k != "spec"}
     summary.update({"spec": json.loads(meta["spec"]), "checkpoint": str(checkpoint),
                     "iteration": ckpt.get("iteration"), "env_steps": ckpt.get("env_steps"),
                     "files": {"onnx": str(out / "policy.onnx")}})
     if c:
-        paths = write_c(policy.actor, spec, out / "c")
+        paths = write_c(actor, spec, out / "c")
         summary["files"].update({k: str(v) for k, v in paths.items()})
     (out / "policy.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary

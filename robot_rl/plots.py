@@ -37,3 +37,30 @@ def plot_training_curves(history: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_distillation(history: list[dict], path: Path, title: str) -> None:
+    """Imitation loss and the flown episodes' success / crash rates per distillation round."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not history:
+        return
+    rounds = [h["round"] for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].semilogy(rounds, [h["loss"] for h in history])
+    axes[0].set(xlabel="round (0 = behaviour cloning)", ylabel="imitation loss (MSE)",
+                title="loss")
+    for key, label in (("episode.success", "success"), ("episode.crashed", "crash")):
+        pts = [(h["round"], h[key]) for h in history if h.get(key) is not None]
+        if pts:
+            axes[1].plot(*zip(*pts), label=label)
+    axes[1].set(xlabel="round", ylabel="rate", ylim=(-0.02, 1.02),
+                title="episodes flown in the round")
+    axes[1].legend(loc="center right")
+    fig.suptitle(f"{title}: distillation, {sum(h['seconds'] for h in history):.0f} s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

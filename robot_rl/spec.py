@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,16 @@ class IOSpec:
     @property
     def action_dim(self) -> int:
         return sum(f.size for f in self.actions)
+
+    def robot_interface(self) -> "IOSpec":
+        """The spec without the policy's own recurrent state: what a robot that does not
+        run the policy itself (a simulator, a companion-mode board) advertises."""
+        return replace(self, recurrent_state_sizes=())
+
+    def accepted_robot_hashes(self) -> tuple[str, ...]:
+        """Robot spec hashes this policy may run against: its own (a board running this
+        very policy) and its robot interface's."""
+        return tuple(dict.fromkeys((self.spec_hash, self.robot_interface().spec_hash)))
 
     def obs_slice(self, name: str) -> slice:
         """Where the observation field `name` sits in the flat vector."""

@@ -212,3 +212,20 @@ def test_c_export_matches_onnxruntime(tmp_path, mlp, gru, kind):
     ok = ~np.isnan(ref).any(-1)
     assert ok.sum() == 999
     assert np.abs(got[ok] - ref[ok]).max() <= 1e-5
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gru"])
+def test_actor_rebuilt_from_onnx_matches_the_original(tmp_path, mlp, gru, kind):
+    """`python -m policies.c_export POLICY.onnx` (the firmware build) rebuilds the actor
+    from the ONNX file alone; it must compute what the exported actor computes."""
+    from policies.c_export import actor_from_onnx
+    from policies.export import deployable, torch_actions
+
+    actor = mlp if kind == "mlp" else gru
+    spec = spec_with_state(SPEC, actor)
+    export_onnx(actor, spec, tmp_path / "p.onnx", task="test")
+    rebuilt, got_spec = actor_from_onnx(tmp_path / "p.onnx")
+    assert type(rebuilt) is type(actor) and got_spec.spec_hash == spec.spec_hash
+    seqs = _sequences(30, 5)
+    want = torch_actions(deployable(actor, spec), seqs)
+    assert np.abs(torch_actions(deployable(rebuilt, spec), seqs) - want).max() <= 1e-5

@@ -29,3 +29,17 @@ def test_round_trip_and_slices():
         s.obs_slice("quat")
     with pytest.raises(ValueError, match="malformed"):
         IOSpec.from_dict({"name": "x"})
+
+
+def test_recurrent_policy_runs_against_the_robot_interface():
+    import dataclasses
+
+    robot = quadrotor_spec(hover_config())
+    gru = dataclasses.replace(robot, recurrent_state_sizes=(16,))
+    assert gru.spec_hash != robot.spec_hash                # the policy's own spec differs
+    assert gru.robot_interface() == robot                   # but drives the same robot
+    assert gru.accepted_robot_hashes() == (gru.spec_hash, robot.spec_hash)
+    assert robot.accepted_robot_hashes() == (robot.spec_hash,)
+    rates = hover_config()
+    rates.action_mode = "rates"
+    assert quadrotor_spec(rates).spec_hash not in gru.accepted_robot_hashes()

@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 import torch
 
 from robot_rl.config import build_config
@@ -101,3 +103,39 @@ def test_truncation_reports_final_obs_and_success_fields():
     assert trunc.any()
     assert set(info["episode"]) >= {"return", "length", "success", "crashed", "window_rms_err"}
     assert not torch.equal(info["final_obs"][trunc], obs[trunc])  # reset rows got new obs
+
+
+def test_mixed_references_share_and_hover_evaluation():
+    from robot_rl.evaluate import eval_overrides
+
+    cfg = build_config("quadrotor-adaptive")
+    assert cfg.env.reference == "mixed"
+    env = make_env(cfg.task, cfg.env, 2000, seed=0)
+    env.reset(seed=0)
+    moving = (env.ref_amp[:, 0] > 0).float().mean().item()
+    assert abs(moving - cfg.env.figure8_fraction) < 0.05
+    assert torch.all(env.ref_omega[env.ref_amp[:, 0] == 0] == 0)   # hover rows stand still
+    assert eval_overrides("quadrotor-adaptive") == {"reference": "hover"}
+
+
+def test_settle_time_is_when_the_error_last_entered_the_bounds():
+    cfg = build_config("quadrotor-hover", overrides=["env.episode_s=0.5", "env.init_pos_m=0.0",
+                                                     "env.init_vel_mps=0.0", "env.init_tilt_deg=0",
+                                                     "env.init_ang_vel=0.0", "env.dr.enabled=false",
+                                                     "env.success_pos_m=0.2"])
+    env = make_env(cfg.task, cfg.env, 3, seed=0)
+    env.reset(seed=0)
+    env.sim.state.pos[1, 0] += 0.5      # env 1 starts 50 cm off: not settled at t = 0
+    for _ in range(50):
+        _, _, _, _, info = env.step(env.hover_action.repeat(3, 1))
+    settle = info["episode"]["settle_time_s"]
+    assert settle[0] == 0.0 and settle[1] > 0.0
+
+
+def test_settle_quantiles_count_unsettled_episodes_as_never():
+    from robot_rl.evaluate import settle_quantiles
+
+    t = torch.tensor([0.5, 1.0, 1.5, 2.0, 0.0])
+    q = settle_quantiles(t, torch.tensor([True, True, True, True, False]))
+    assert q["settled_rate"] == pytest.approx(0.8) and q["settle_time_median_s"] == 1.5
+    assert q["settle_time_p90_s"] is None      # the slowest 10 % never settled

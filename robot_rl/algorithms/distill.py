@@ -10,6 +10,7 @@ on the aggregated sequences, and its hidden state is reset where episodes end.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,6 +21,10 @@ from policies.recurrent import RecurrentActor
 
 @dataclass
 class DistillConfig:
+    enabled: bool = True          # False: train the task with plain PPO, no student
+    hidden_size: int = 16         # student GRU width (16: 1,988 parameters)
+    head_hidden: tuple[int, ...] = ()   # student MLP layers after the GRU
+    num_envs: int = 256
     rounds: int = 10
     steps: int = 200              # control steps per round and env
     bptt: int = 50                # truncated BPTT window
@@ -37,8 +42,12 @@ class Sequences:
 
 
 def rollout(env, teacher: Callable[[torch.Tensor], torch.Tensor], student: RecurrentActor,
-            steps: int, student_flies: bool, obs: torch.Tensor) -> tuple[Sequences, torch.Tensor]:
-    """Collect one round; returns the sequences and the env's next observation."""
+            steps: int, student_flies: bool, obs: torch.Tensor,
+            stats: dict | None = None) -> tuple[Sequences, torch.Tensor]:
+    """Collect one round; returns the sequences and the env's next observation.
+
+    stats, if given, gathers the finished episodes' success and crash flags (of whoever
+    flew) as lists of tensors under "success" and "crashed"."""
     n, d = obs.shape[0], student.obs_dim
     h = student.initial_state(n)
     starts = torch.ones(n, dtype=torch.bool)
@@ -53,8 +62,13 @@ def rollout(env, teacher: Callable[[torch.Tensor], torch.Tensor], student: Recur
             seq_obs.append(s_obs)
             seq_lab.append(label)
             seq_start.append(starts.clone())
-            obs, _, term, trunc, _ = env.step(s_act if student_flies else label)
+            obs, _, term, trunc, info = env.step(s_act if student_flies else label)
             starts = term | trunc
+            if stats is not None and "episode" in info:
+                ep = info["episode"]
+                full = ep["full_length"] | ep["crashed"]   # episodes seen from their start
+                for key in ("success", "crashed"):
+                    stats.setdefault(key, []).append(ep[key][full].float())
     return Sequences(torch.stack(seq_obs), torch.stack(seq_lab), torch.stack(seq_start)), obs
 
 
@@ -84,20 +98,37 @@ def train_student(student: RecurrentActor, data: list[Sequences], cfg: DistillCo
     return mean
 
 
+def make_student(cfg: DistillConfig, obs_dim: int, action_dim: int) -> RecurrentActor:
+    return RecurrentActor(obs_dim, action_dim, cfg.hidden_size, cfg.head_hidden)
+
+
 def distill(env, teacher, student: RecurrentActor, cfg: DistillConfig,
-            on_round: Callable[[int, float], None] | None = None) -> list[dict]:
-    """Behaviour cloning (round 0), then DAgger rounds; returns per-round losses."""
-    optimizer = torch.optim.Adam(student.parameters(), lr=cfg.learning_rate)
+            on_round: Callable[[dict], None] | None = None,
+            optimizer: torch.optim.Optimizer | None = None, start_round: int = 0) -> list[dict]:
+    """Behaviour cloning (round 0), then DAgger rounds; returns one row per round with
+    the loss and the success and crash rates of the episodes flown in that round.
+
+    To resume, pass the student, its optimizer and the next round; the aggregation
+    buffer starts empty again (it refills within keep_rounds rounds)."""
+    optimizer = optimizer or torch.optim.Adam(student.parameters(), lr=cfg.learning_rate)
     obs = env.reset(randomize_episode_start=True)
     data: list[Sequences] = []
     history = []
-    for r in range(cfg.rounds):
-        seq, obs = rollout(env, teacher, student, cfg.steps, student_flies=r > 0, obs=obs)
+    for r in range(start_round, cfg.rounds):
+        t0 = time.perf_counter()
+        stats: dict = {}
+        seq, obs = rollout(env, teacher, student, cfg.steps, student_flies=r > 0, obs=obs,
+                           stats=stats)
         data = (data + [seq])[-cfg.keep_rounds:]
         loss = train_student(student, data, cfg, optimizer)
-        history.append({"round": r, "mode": "bc" if r == 0 else "dagger", "loss": loss})
+        row = {"round": r, "mode": "bc" if r == 0 else "dagger", "loss": loss,
+               "seconds": time.perf_counter() - t0}
+        for key in ("success", "crashed"):
+            flags = torch.cat(stats[key]) if stats.get(key) else torch.zeros(0)
+            row[f"episode.{key}"] = flags.mean().item() if flags.numel() else None
+        history.append(row)
         if on_round:
-            on_round(r, loss)
+            on_round(row)
     return history
 
 
@@ -115,4 +146,5 @@ def recurrent_act(student: RecurrentActor, obs_dim: int | None = None):
     return act
 
 
-__all__ = ["DistillConfig", "Sequences", "distill", "recurrent_act", "rollout", "train_student"]
+__all__ = ["DistillConfig", "Sequences", "distill", "make_student", "recurrent_act", "rollout",
+           "train_student"]

@@ -79,7 +79,8 @@ class QuadrotorTaskConfig:
     control_rate_hz: float = 100.0
     sim_dt: float = 0.002
     episode_s: float = 5.0
-    reference: str = "hover"             # "hover" | "figure8"
+    reference: str = "hover"             # "hover" | "figure8" | "mixed"
+    figure8_fraction: float = 0.3        # "mixed": share of episodes with a figure-eight
     ref_speed_mps: tuple[float, float] = (0.0, 0.0)     # peak speed range
     ref_amplitude_m: tuple[float, float] = (1.0, 1.0)
     init_pos_m: float = 0.5              # uniform +- per axis
@@ -105,8 +106,11 @@ class QuadrotorTaskConfig:
     def __post_init__(self):
         if self.action_mode not in ("motors", "rates"):
             raise ValueError(f"action_mode must be 'motors' or 'rates', not {self.action_mode!r}")
-        if self.reference not in ("hover", "figure8"):
-            raise ValueError(f"reference must be 'hover' or 'figure8', not {self.reference!r}")
+        if self.reference not in ("hover", "figure8", "mixed"):
+            raise ValueError(f"reference must be 'hover', 'figure8' or 'mixed', not "
+                             f"{self.reference!r}")
+        if not 0.0 <= self.figure8_fraction <= 1.0:
+            raise ValueError(f"figure8_fraction must be in [0, 1], got {self.figure8_fraction}")
         if self.family.enabled and self.action_mode != "motors":
             raise ValueError("the quadrotor family needs action_mode 'motors' (the rate "
                              "controller uses one nominal model)")
@@ -129,10 +133,12 @@ def track_config() -> QuadrotorTaskConfig:
 
 
 def adaptive_config() -> QuadrotorTaskConfig:
-    """Hover on quadrotors sampled from 20 g to 5 kg (RAPTOR ranges), references hover
-    or figure-eight; the same observation and action spec as the other tasks."""
+    """Quadrotors sampled from 20 g to 5 kg (RAPTOR ranges); 70 % of the episodes hover,
+    30 % follow a figure-eight up to 1 m/s. Same observation and action spec as the
+    other tasks."""
     return QuadrotorTaskConfig(task="quadrotor-adaptive", success_pos_m=0.10,
-                               family=QuadrotorFamily(enabled=True))
+                               reference="mixed", ref_speed_mps=(0.0, 1.0),
+                               ref_amplitude_m=(0.5, 1.5), family=QuadrotorFamily(enabled=True))
 
 
 def quadrotor_spec(cfg: QuadrotorTaskConfig) -> IOSpec:
@@ -262,9 +268,11 @@ class QuadrotorEnv:
             torch.cat(((self._rand(k, 2) - 0.5), torch.zeros(k, 1, device=dev)), -1)
         amp = self._uniform(k, cfg.ref_amplitude_m)
         speed = self._uniform(k, cfg.ref_speed_mps)
-        self.ref_amp[idx] = amp if cfg.reference == "figure8" else torch.zeros_like(amp)
-        self.ref_omega[idx] = speed / (amp * math.sqrt(2.0)) if cfg.reference == "figure8" \
-            else torch.zeros_like(amp)
+        moving = torch.full_like(amp, float(cfg.reference == "figure8"))
+        if cfg.reference == "mixed":
+            moving = (self._rand(k, 1) < cfg.figure8_fraction).float()
+        self.ref_amp[idx] = amp * moving
+        self.ref_omega[idx] = speed / (amp * math.sqrt(2.0)) * moving
         self.ref_phase[idx] = self._rand(k, 1) * 2 * math.pi
         self.ref_yaw[idx] = self._rand(k, 1) * 2 * math.pi
 
@@ -419,6 +427,9 @@ class QuadrotorEnv:
                 "full_length": full,
                 "success": full & ~crashed[idx] & (self.ok_streak[idx] >= self.window_steps),
                 "window_rms_err": (self.window_sq_err[idx] / self.window_steps).sqrt(),
+                # from then on to the episode's end, position and tilt stayed within bounds
+                "settle_time_s": (self.episode_step[idx] - self.ok_streak[idx]).float()
+                * self.control_dt,
             }
             final_obs = obs.clone()
             self.reset_idx(idx)
