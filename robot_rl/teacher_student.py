@@ -159,7 +159,8 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     if untrained is not None:
         evals["student_untrained"] = {k: untrained.get(k) for k in FIGURES}
     if episodes > 0:
-        log(f"[eval] {episodes} held-out quadrotors (hover 5 s, then a 1 m/s figure-eight)")
+        log(f"[eval] {episodes} held-out quadrotors (hover {cfg.env.episode_s:g} s, then a "
+            "1 m/s figure-eight)")
         tcfg = teacher_config(cfg)
         runs = {"teacher": (act_function(teacher), tcfg.env, None),
                 "student": (recurrent_act(student), cfg.env, None),

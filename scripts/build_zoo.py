@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "policies" / "zoo"
-ZOO_TASKS = ("quadrotor-hover", "quadrotor-track")
+ZOO_TASKS = ("quadrotor-hover", "quadrotor-track", "quadrotor-adaptive")
 
 
 def run(cmd: list[str], capture: bool = False) -> str:
@@ -49,13 +49,18 @@ def build(task: str, reuse: bool = False) -> dict:
         "eval": result,
         "eval_command": f"robot-rl eval policies/zoo/{task}.onnx --episodes 100 --json",
         "train_command": " ".join(train),
-        "train_seconds": round(metrics["train_seconds"], 1),
-        "env_steps": metrics["env_steps"],
+        # the teacher -> student pipeline records its stages instead of one PPO run
+        "train_seconds": round(metrics.get("train_seconds", metrics.get("pipeline_seconds")), 1),
+        "env_steps": metrics.get("env_steps") or metrics["stages"]["teacher"]["env_steps"],
         "spec_hash": exported["spec_hash"],
         "weights_sha256": exported["weights_sha256"],
         "producer": exported["producer"],
         "built_by": "python scripts/build_zoo.py " + task,
     }
+    if "stages" in metrics:
+        record["pipeline"] = {"stages": {k: {n: v for n, v in st.items() if n != "files"}
+                                         for k, st in metrics["stages"].items()},
+                              "eval": metrics["eval"]}
     (ZOO / f"{task}.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"{task}: success {result['success_rate']:.2f}, crash {result['crash_rate']:.2f}, "
           f"pos err rms {result['pos_err_rms_m']} m after {record['train_seconds']} s")

@@ -26,6 +26,7 @@ from policies.runtime import PolicyLoadError
 
 ROOT = Path(__file__).resolve().parents[1]
 HOVER = ROOT / "policies" / "zoo" / "quadrotor-hover.onnx"
+ADAPTIVE = ROOT / "policies" / "zoo" / "quadrotor-adaptive.onnx"   # the GRU student
 SPEC = quadrotor_robot_spec()
 HOVER_ACTION = [0.334] * 4
 
@@ -122,15 +123,16 @@ def test_robot_killed_mid_run_is_detected_and_log_kept(tmp_path):
     assert cycles[-1]["t"] > 1.0
 
 
-def _build_firmware(target: str, tools: tuple[str, ...], build: Path) -> None:
+def _build_firmware(target: str, tools: tuple[str, ...], build: Path,
+                    policy: Path = HOVER) -> None:
     """make -C firmware TARGET into `build`, or skip when the toolchain is missing."""
     import shutil
 
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         pytest.skip(f"needs {missing} (scripts/setup.sh installs them)")
-    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), target, f"BUILD={build}"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(["make", "-C", str(ROOT / "firmware"), target, f"BUILD={build}",
+                        f"POLICY_ONNX={policy}"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -159,8 +161,8 @@ def robot_url(request):
     return f"hil+qemu://{request.getfixturevalue('firmware_m4')}"
 
 
-def _hil_flight(url: str, seconds: float, log: Path) -> tuple[dict, dict]:
-    summary = deploy(DeployConfig(str(HOVER), url, duration_s=seconds, log=str(log),
+def _hil_flight(url: str, seconds: float, log: Path, policy: Path = HOVER) -> tuple[dict, dict]:
+    summary = deploy(DeployConfig(str(policy), url, duration_s=seconds, log=str(log),
                                   realtime=False))
     assert summary["end_reason"] == "duration reached" and summary["frames_rejected"] == 0
     return summary, replay(log)
@@ -180,6 +182,25 @@ def test_sil_companion_mode_flies_the_hosts_commands(firmware_host, tmp_path):
     assert summary["pos_err_rms_m"] <= 0.05
     assert summary["robot_status"]["commands"] >= 450   # every command reached the firmware
     assert "firmware_action_diff" not in result          # no on-board policy to compare
+
+
+@pytest.mark.parametrize("preset", ["crazyflie", "quad450"])
+def test_adaptive_gru_student_flies_both_presets_from_the_host(preset, tmp_path):
+    """One 1,988-parameter policy for a 27 g and a 1.5 kg quadrotor, over the real link."""
+    summary, result = _hil_flight(f"sim://quadrotor?preset={preset}", 6.0,
+                                  tmp_path / "adaptive.mcap", ADAPTIVE)
+    assert summary["pos_err_rms_m"] <= 0.05
+    assert result["max_action_diff"] == 0.0            # the log replays through the GRU exactly
+
+
+def test_sil_onboard_gru_student_carries_its_state_like_onnxruntime(tmp_path):
+    build = tmp_path / "fw"
+    _build_firmware("host", ("gcc", "make"), build, ADAPTIVE)
+    summary, result = _hil_flight(f"hil://{build / 'fw_host'}?mode=onboard&preset=quad450", 6.0,
+                                  tmp_path / "gru.mcap", ADAPTIVE)
+    assert summary["pos_err_rms_m"] <= 0.05
+    assert result["firmware_pairs_compared"] >= 550
+    assert result["firmware_action_diff"] <= 1e-4
 
 
 def test_qemu_cortex_m4_runs_onboard_policy_for_10s(firmware_m4, tmp_path):
