@@ -58,7 +58,7 @@ def test_adaptive_task_holds_hover_with_each_quadrotors_own_hover_command():
     cfg = build_config("quadrotor-adaptive", overrides=[
         "env.dr.enabled=false", "env.init_pos_m=0", "env.init_vel_mps=0", "env.init_tilt_deg=0",
         "env.init_ang_vel=0", "env.noise.pos=0", "env.noise.vel=0", "env.noise.rot=0",
-        "env.noise.ang_vel=0"])
+        "env.noise.ang_vel=0", "env.reference=hover"])
     env = make_env(cfg.task, cfg.env, 64, seed=1)
     env.reset(seed=1)
     masses = env.sim.params.mass[:, 0].clone()
