@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from robot_rl.algorithms.distill import distill, make_student, recurrent_act
-from robot_rl.checkpoint import STUDENT_KIND, act_function, load_checkpoint
+from robot_rl.checkpoint import STUDENT_KIND, CheckpointError, act_function, load_checkpoint
 from robot_rl.config import TrainConfig, to_dict
 from robot_rl.envs import make_env
 from robot_rl.evaluate import evaluate
@@ -95,7 +95,12 @@ def train_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
-        student.load_state_dict(ckpt["policy"])
+        try:
+            student.load_state_dict(ckpt["policy"])
+        except RuntimeError:
+            raise CheckpointError(f"{ckpt_path} holds a student of another shape than "
+                                  f"distill.hidden_size={dc.hidden_size}, head_hidden="
+                                  f"{list(dc.head_hidden)}; use a new --out") from None
         optimizer.load_state_dict(ckpt["optimizer"])
         history = ckpt["history"]
     if len(history) >= dc.rounds:

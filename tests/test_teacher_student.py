@@ -74,3 +74,11 @@ def test_exported_student_is_a_gru_that_evaluates_like_its_checkpoint(pipeline, 
     for key in ("success_rate", "crash_rate"):
         assert onnx[key] == ckpt[key]
     assert onnx["mean_return"] == pytest.approx(ckpt["mean_return"], abs=1e-3)
+
+
+def test_resuming_with_another_student_shape_is_a_clear_error(pipeline, capsys):
+    out, _ = pipeline
+    assert main(["train", "quadrotor-adaptive", "--out", str(out), *TINY,
+                 "--set", "distill.hidden_size=8"]) == 2
+    err = capsys.readouterr().err
+    assert "another shape" in err and "hidden_size=8" in err
