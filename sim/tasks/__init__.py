@@ -28,7 +28,8 @@ def _quadrotor_tasks() -> dict[str, TaskInfo]:
             track_config, QuadrotorEnv),
         "quadrotor-adaptive": TaskInfo(
             "quadrotor-adaptive",
-            "Sampled quadrotors, 20 g to 5 kg: hover from a random state (first piece of issue 6)",
+            "Sampled quadrotors, 20 g to 5 kg, hover and figure-eights: privileged teacher -> "
+            "GRU student",
             adaptive_config, QuadrotorEnv),
     }
 
