@@ -35,11 +35,13 @@ FIGURES = ("success_rate", "crash_rate", "pos_err_rms_m", "settle_time_median_s"
 
 
 def _short(result: dict) -> str:
-    rms = result["pos_err_rms_m"]
+    def fmt(v, scale=1.0, unit="s", missing="never"):
+        return missing if v is None else f"{v * scale:.{1 if unit == 'cm' else 2}f} {unit}"
+
     return (f"success {result['success_rate']:.2f}, crash {result['crash_rate']:.2f}, "
-            f"rms {'n/a' if rms is None else f'{rms * 100:.1f} cm'}, settled after "
-            f"{result.get('settle_time_median_s')} s (median) / "
-            f"{result.get('settle_time_p90_s')} s (p90)")
+            f"rms {fmt(result['pos_err_rms_m'], 100, 'cm', 'n/a')}, settled after "
+            f"{fmt(result.get('settle_time_median_s'))} (median) / "
+            f"{fmt(result.get('settle_time_p90_s'))} (p90)")
 
 
 def teacher_config(cfg: TrainConfig) -> TrainConfig:
@@ -81,7 +83,7 @@ def _save_student(path: Path, student, optimizer, cfg: TrainConfig, spec, histor
     tmp.replace(path)
 
 
-def train_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
+def distill_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
                   log: Callable[[str], None]) -> tuple[torch.nn.Module, list[dict], dict | None]:
     """Distil `teacher` into a fresh (or resumed) student; returns it, the per-round
     history and, for a fresh start, the untrained student's held-out figures."""
@@ -143,7 +145,7 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
 
     runner = train_teacher(cfg, out / "teacher", log)
     teacher = runner.policy.cpu()
-    student, history, untrained = train_student(cfg, teacher, out / "teacher" / "checkpoint.pt",
+    student, history, untrained = distill_student(cfg, teacher, out / "teacher" / "checkpoint.pt",
                                                 out / "student", log)
     (out / "student" / "distill.json").write_text(json.dumps(history, indent=1))
     plot_distillation(history, out / "student" / "distill_curve.png", cfg.task)
@@ -198,4 +200,4 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     return metrics
 
 
-__all__ = ["TRACK_EVAL", "run_pipeline", "teacher_config", "train_student", "train_teacher"]
+__all__ = ["TRACK_EVAL", "distill_student", "run_pipeline", "teacher_config", "train_teacher"]

@@ -2,7 +2,7 @@
 
 Each round rolls out the batched env for `steps` control steps. The privileged
 teacher labels every step from the full observation; the student sees only the
-first `student_obs_dim` values and carries its GRU state. In round 0 the teacher
+first `student.obs_dim` values and carries its GRU state. In round 0 the teacher
 flies (behaviour cloning); afterwards the student flies (DAgger) and the teacher
 only relabels. The student is trained by truncated backpropagation through time
 on the aggregated sequences, and its hidden state is reset where episodes end.
