@@ -38,9 +38,9 @@ class DeployConfig:
 
 def deploy(cfg: DeployConfig, progress=None) -> dict:
     """Run the policy on the robot; returns the summary (also the log's last event)."""
-    from policies.runtime import NonFiniteObservationError, PolicyRuntime
+    from policies.runtime import NonFiniteObservationError, open_policy
 
-    runtime = PolicyRuntime(cfg.policy)
+    runtime = open_policy(cfg.policy, rate_hz=cfg.rate_hz or 100.0)
     spec = runtime.spec
     rate = cfg.rate_hz or spec.control_rate_hz
     period = 1.0 / rate

@@ -11,9 +11,9 @@ from hardware.flight_log import read_log
 
 def policy_regression(log: dict, policy_path: str) -> float:
     """Largest |action| difference between the policy now and the raw actions logged."""
-    from policies.runtime import PolicyRuntime
+    from policies.runtime import open_policy
 
-    runtime = PolicyRuntime(policy_path)
+    runtime = open_policy(policy_path, rate_hz=(log["info"] or {}).get("rate_hz") or 100.0)
     worst = 0.0
     for c in log["cycles"]:
         if c["obs"] is None or c["raw_action"] is None:
@@ -31,7 +31,7 @@ def firmware_parity(log: dict, policy_path: str) -> dict | None:
     the firmware output the safe action (not armed, failsafe) are skipped.
     """
     from hardware.observations import QuadrotorObservation
-    from policies.runtime import PolicyRuntime
+    from policies.runtime import open_policy
 
     info = log["info"] or {}
     if "mode=companion" in info.get("robot_url", ""):
@@ -39,7 +39,7 @@ def firmware_parity(log: dict, policy_path: str) -> dict | None:
     pairs = [pair for c in log["cycles"] for pair in c.get("hil") or [] if pair[0] is not None]
     if not pairs:
         return None
-    runtime = PolicyRuntime(policy_path)
+    runtime = open_policy(policy_path, rate_hz=info.get("rate_hz") or 100.0)
     safe = np.asarray(info.get("safe_action", [-1.0] * runtime.action_dim), np.float32)
     builder = QuadrotorObservation(runtime.spec, info.get("setpoint", (0.0, 0.0, 1.5)), safe)
     worst, compared = 0.0, 0
@@ -97,7 +97,9 @@ def replay(path: str | Path, policy: str | None = None, plot: str | None = None)
     info = log["info"] or {}
     policy = policy or info.get("policy")
     result = {"cycles": len(log["cycles"]), "log_complete": log["complete"], "log": str(path)}
-    if policy and Path(policy).is_file():
+    from policies.controllers import parse_controller
+
+    if policy and (Path(policy).is_file() or parse_controller(policy) is not None):
         result["max_action_diff"] = policy_regression(log, policy)
         result["policy"] = str(policy)
         result.update(firmware_parity(log, policy) or {})

@@ -181,4 +181,20 @@ class PolicyRuntime:
 
 
 __all__ = ["NonFiniteObservationError", "PolicyLoadError", "PolicyRuntime", "SpecMismatchError",
-           "read_metadata"]
+           "open_policy", "read_metadata"]
+
+
+def open_policy(ref: str | Path, expected_spec_hash: str | None = None, rate_hz: float = 100.0):
+    """An exported policy file, or a classical controller by name: `pid`, `lqr`,
+    `pid:quad450` (the preset whose nominal model it uses)."""
+    from policies.controllers import ControllerRuntime, parse_controller
+
+    controller = parse_controller(str(ref))
+    if controller is not None and not Path(ref).exists():
+        runtime = ControllerRuntime(*controller, rate_hz=rate_hz)
+        if expected_spec_hash is not None and expected_spec_hash != runtime.spec.spec_hash:
+            raise SpecMismatchError(f"controller {ref!r} has I/O spec "
+                                    f"{runtime.spec.spec_hash[:12]}, this robot expects "
+                                    f"{expected_spec_hash[:12]}")
+        return runtime
+    return PolicyRuntime(ref, expected_spec_hash)

@@ -124,6 +124,21 @@ def _cmd_eval(args) -> int:
     if str(args.policy).endswith(".onnx"):
         _print_result(_eval_onnx(args), args.json)
         return 0
+    from policies.controllers import make_controller, parse_controller
+
+    controller = parse_controller(args.policy)
+    if controller is not None and not Path(args.policy).exists():
+        name, preset = controller
+        task = args.task or "quadrotor-hover"
+        env_cfg = build_config(task, overrides=[f"env.preset={preset}"]).env
+        act = make_controller(name, preset, 1.0 / env_cfg.control_rate_hz)
+        result = evaluate(act, task, env_cfg, args.episodes, args.seed)
+        _print_result({**result, "policy": f"controller {name} ({preset} nominal model)"},
+                      args.json)
+        return 0
+    if not Path(args.policy).exists():
+        raise SystemExit(f"error: {args.policy!r} is neither a checkpoint or policy file nor a "
+                         "controller (pid, lqr, pid:quad450)")
     ckpt = load_checkpoint(args.policy)
     policy, cfg = policy_from_checkpoint(ckpt)
     task = args.task or cfg.task
@@ -201,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a checkpoint or exported policy on held-out "
                        "episodes")
-    e.add_argument("policy", help="checkpoint.pt, or policy.onnx (run through the runtime)")
+    e.add_argument("policy", help="checkpoint.pt, policy.onnx (run through the runtime), or a "
+                   "classical controller: pid, lqr, pid:quad450")
     e.add_argument("--task", help="task (default: the one it was trained on)")
     e.add_argument("--episodes", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
@@ -215,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(fn=_cmd_export)
 
     d = sub.add_parser("deploy", help="run an exported policy on a robot (logs to MCAP)")
-    d.add_argument("policy", help="policy.onnx")
+    d.add_argument("policy", help="policy.onnx, or a classical controller: pid, lqr, lqr:quad450")
     d.add_argument("--robot", default="sim://quadrotor",
                    help="sim://quadrotor, serial:///dev/ttyUSB0?baud=921600, udp://HOST:PORT")
     d.add_argument("--rate", type=float, help="control rate in Hz (default: the spec's)")

@@ -90,6 +90,15 @@ def rotor_geometry(device) -> torch.Tensor:
     return g
 
 
+def thrust_allocation(arm_length: float, km_over_kf: float, device="cpu") -> torch.Tensor:
+    """[4, 4] map from rotor thrusts to (collective thrust, body torque x, y, z); its
+    inverse is the mixer."""
+    g = rotor_geometry("cpu")
+    alloc = torch.stack((torch.ones(4), g[1] * arm_length, -g[0] * arm_length,
+                         g[2] * km_over_kf))
+    return alloc.to(device)
+
+
 def rotor_wrench(rpm, kf, km, arm_length, geometry):
     """Per-rotor thrust [N, 4] and body torque [N, 3] for rotor speeds [N, 4]."""
     rpm2 = rpm * rpm

@@ -14,7 +14,7 @@ import torch
 
 from robot_rl.spec import ActionField, IOSpec, ObsField
 from sim.quadrotor.dynamics import (BatchedParams, QuadrotorSim, command_to_rpm,
-                                     rotor_geometry)
+                                     rotor_geometry, thrust_allocation)
 from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import get_preset
@@ -205,10 +205,8 @@ class QuadrotorEnv:
 
     def _nominal_mixer(self) -> torch.Tensor:
         """[4, 4] map from (collective thrust, torque xyz) to rotor thrusts, nominal model."""
-        p, g = self.nominal, rotor_geometry("cpu")
-        alloc = torch.stack((torch.ones(4), g[1] * p.arm_length, -g[0] * p.arm_length,
-                             g[2] * p.km / p.kf))
-        return torch.linalg.inv(alloc).to(self.device)
+        p = self.nominal
+        return torch.linalg.inv(thrust_allocation(p.arm_length, p.km / p.kf)).to(self.device)
 
     def set_dr_level(self, level: float) -> None:
         """Curriculum hook: ranges used by future resets (0 = nominal, 1 = full)."""
