@@ -137,8 +137,10 @@ def _cmd_eval(args) -> int:
                       args.json)
         return 0
     if not Path(args.policy).exists():
-        raise SystemExit(f"error: {args.policy!r} is neither a checkpoint or policy file nor a "
-                         "controller (pid, lqr, pid:quad450)")
+        from robot_rl.checkpoint import CheckpointError
+
+        raise CheckpointError(f"{args.policy!r} not found: neither a checkpoint or policy file "
+                              "nor a controller (pid, lqr, pid:quad450)")
     ckpt = load_checkpoint(args.policy)
     policy, cfg = policy_from_checkpoint(ckpt)
     task = args.task or cfg.task
