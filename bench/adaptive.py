@@ -18,19 +18,15 @@ import time
 from pathlib import Path
 
 from bench.common import write_result
-from robot_rl.checkpoint import act_function, load_checkpoint, policy_from_checkpoint
-from robot_rl.evaluate import evaluate
-from robot_rl.teacher_student import FIGURES, TRACK_EVAL
+from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
+from robot_rl.teacher_student import FIGURES, held_out_figures
 
 
 def score(checkpoint: Path, episodes: int = 100) -> dict:
     """Hover and figure-eight figures of a checkpoint on the held-out quadrotors."""
     policy, cfg = policy_from_checkpoint(load_checkpoint(checkpoint))
-    out = {}
-    for name, overrides in (("hover", None), ("track", TRACK_EVAL)):
-        r = evaluate(act_function(policy), cfg.task, cfg.env, episodes, overrides=overrides)
-        out[name] = {k: r.get(k) for k in FIGURES}
-    return out
+    results = held_out_figures(policy, cfg.task, cfg.env, episodes)
+    return {name: {k: r.get(k) for k in FIGURES} for name, r in results.items()}
 
 
 def main() -> None:

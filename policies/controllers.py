@@ -143,19 +143,19 @@ class LQRHover(_Controller):
                          0.05, 0.0, 0.0, 0.0, 0.0),
                  r_weight: float = 0.3, integral_limit_m_s: float = 0.5):
         super().__init__(preset, control_dt)
+        self.tau = 0.5 * (self.p.tau_up + self.p.tau_down)   # nominal motor time constant
         self.gain = torch.from_numpy(self._gain(np.asarray(q_diag), r_weight)).float()
         self.integral_limit = integral_limit_m_s
         self.integral: torch.Tensor | None = None
         self.motor: torch.Tensor | None = None          # estimated thrust deviations
-        tau = 0.5 * (self.p.tau_up + self.p.tau_down)
-        self.motor_alpha = 1.0 - math.exp(-control_dt / tau)
+        self.motor_alpha = 1.0 - math.exp(-control_dt / self.tau)
 
-    def _gain(self, q_diag: np.ndarray, r_weight: float) -> np.ndarray:
-        from scipy.linalg import expm, solve_discrete_are
+    def discrete_model(self) -> tuple[np.ndarray, np.ndarray]:
+        """(A, B) of the linearized hover model, zero-order hold at the control period."""
+        from scipy.linalg import expm
 
-        p, g = self.p, self.p.gravity
+        p, g, tau = self.p, self.p.gravity, self.tau
         n, m = 18, 4
-        tau = 0.5 * (p.tau_up + p.tau_down)
         a = np.zeros((n, n))
         a[0:3, 3:6] = np.eye(3)            # d/dt integral = position error
         a[3:6, 6:9] = np.eye(3)
@@ -171,8 +171,14 @@ class LQRHover(_Controller):
         big = np.zeros((n + m, n + m))
         big[:n, :n], big[:n, n:] = a, b
         e = expm(big * self.dt)
-        ad, bd = e[:n, :n], e[:n, n:]
-        hover_thrust = p.mass * g / 4
+        return e[:n, :n], e[:n, n:]
+
+    def _gain(self, q_diag: np.ndarray, r_weight: float) -> np.ndarray:
+        from scipy.linalg import solve_discrete_are
+
+        ad, bd = self.discrete_model()
+        m = bd.shape[1]
+        hover_thrust = self.p.mass * self.p.gravity / 4
         r = np.eye(m) * r_weight / hover_thrust**2     # deviations relative to hover thrust
         s = solve_discrete_are(ad, bd, np.diag(q_diag), r)
         return np.linalg.solve(r + bd.T @ s @ bd, bd.T @ s @ ad)
@@ -203,9 +209,9 @@ class LQRHover(_Controller):
         x = torch.cat((heading(self.integral), heading(pos_err), heading(vel_err),
                        roll[:, None], pitch[:, None], w, self.motor), -1)
         hover = p.mass * p.gravity / 4
-        command = self.gain.new_zeros(()) - x @ self.gain.T
+        command = -(x @ self.gain.T)
         # what the rotors can follow: the deviation is limited to their thrust range
-        command = command.clamp(-hover, p.kf * p.max_rpm**2 - hover)
+        command = command.clamp(-hover, self.max_thrust / 4 - hover)
         self.motor = self.motor + self.motor_alpha * (command - self.motor)
         return thrusts_to_command(hover + command, p)
 
@@ -218,8 +224,6 @@ def make_controller(name: str, preset: str = "crazyflie", control_dt: float = 0.
     if name not in CONTROLLERS:
         raise ValueError(f"unknown controller {name!r}; valid: {sorted(CONTROLLERS)}")
     return CONTROLLERS[name](preset, control_dt)
-
-
 
 
 class ControllerRuntime:
@@ -242,15 +246,13 @@ class ControllerRuntime:
         self.controller.reset()
 
     def act(self, obs) -> np.ndarray:
-        from policies.runtime import NonFiniteObservationError
+        from policies.runtime import non_finite_error
 
         x = np.asarray(obs, dtype=np.float32)
         single = x.ndim == 1
         x = x[None] if single else x
         if not np.isfinite(x).all():
-            cols = sorted({self._names[j] for j in np.nonzero(~np.isfinite(x))[-1]})
-            raise NonFiniteObservationError(f"non-finite observation in {cols}; no action "
-                                            "computed", cols)
+            raise non_finite_error(self._names, x)
         with torch.no_grad():
             action = self.controller(torch.from_numpy(x)).numpy()
         return action[0] if single else action

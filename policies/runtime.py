@@ -34,6 +34,14 @@ class NonFiniteObservationError(ValueError):
         self.fields = fields
 
 
+def non_finite_error(obs_names: list[str], x: np.ndarray) -> NonFiniteObservationError:
+    """The error for observation(s) `x` holding NaN or Inf, naming the fields (one name
+    per observation element in `obs_names`)."""
+    cols = sorted({obs_names[j] for j in np.nonzero(~np.isfinite(x))[-1]})
+    return NonFiniteObservationError(f"non-finite observation in {cols}; no action computed",
+                                     cols)
+
+
 def read_metadata(path: str | Path) -> tuple[dict, "object"]:
     """Parse `path` as a robot_rl ONNX policy: (metadata dict, onnx.ModelProto)."""
     import onnx
@@ -139,9 +147,7 @@ class PolicyRuntime:
         self._binding = b
 
     def _raise_non_finite(self, x: np.ndarray):
-        cols = sorted({self._obs_names[j] for j in np.nonzero(~np.isfinite(x))[-1]})
-        raise NonFiniteObservationError(f"non-finite observation in {cols}; no action "
-                                        "computed", cols)
+        raise non_finite_error(self._obs_names, x)
 
     def reset(self) -> None:
         """Forget the recurrent state (start of an episode)."""
@@ -181,7 +187,7 @@ class PolicyRuntime:
 
 
 __all__ = ["NonFiniteObservationError", "PolicyLoadError", "PolicyRuntime", "SpecMismatchError",
-           "open_policy", "read_metadata"]
+           "non_finite_error", "open_policy", "read_metadata"]
 
 
 def open_policy(ref: str | Path, expected_spec_hash: str | None = None, rate_hz: float = 100.0):

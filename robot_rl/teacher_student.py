@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from robot_rl.algorithms.distill import distill, make_student, recurrent_act
+from robot_rl.algorithms.distill import distill, make_student
 from robot_rl.checkpoint import STUDENT_KIND, CheckpointError, act_function, load_checkpoint
 from robot_rl.config import TrainConfig, to_dict
 from robot_rl.envs import make_env
@@ -42,6 +42,14 @@ def _short(result: dict) -> str:
             f"rms {fmt(result['pos_err_rms_m'], 100, 'cm', 'n/a')}, settled after "
             f"{fmt(result.get('settle_time_median_s'))} (median) / "
             f"{fmt(result.get('settle_time_p90_s'))} (p90)")
+
+
+def held_out_figures(policy, task: str, env_cfg, episodes: int, seed: int = 0) -> dict:
+    """Held-out results of `policy` on the task's evaluation ("hover") and on the 1 m/s
+    figure-eight ("track"), each run from a fresh (recurrent) state."""
+    return {name: evaluate(act_function(policy), task, env_cfg, episodes, seed,
+                           overrides=overrides)
+            for name, overrides in (("hover", None), ("track", TRACK_EVAL))}
 
 
 def teacher_config(cfg: TrainConfig) -> TrainConfig:
@@ -84,7 +92,7 @@ def _save_student(path: Path, student, optimizer, cfg: TrainConfig, spec, histor
 
 
 def distill_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
-                  log: Callable[[str], None]) -> tuple[torch.nn.Module, list[dict], dict | None]:
+                    log: Callable[[str], None]) -> tuple[torch.nn.Module, list[dict], dict | None]:
     """Distil `teacher` into a fresh (or resumed) student; returns it, the per-round
     history and, for a fresh start, the untrained student's held-out figures."""
     dc = cfg.distill
@@ -109,7 +117,7 @@ def distill_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
         log(f"[student] done earlier: {ckpt_path} ({len(history)} rounds)")
         return student, history, None
     if not history:
-        untrained = evaluate(recurrent_act(student), cfg.task, cfg.env,
+        untrained = evaluate(act_function(student), cfg.task, cfg.env,
                              max(1, cfg.runner.eval_episodes), cfg.seed)
         log(f"[student] untrained: {_short(untrained)}")
     n_params = sum(p.numel() for p in student.parameters())
@@ -169,14 +177,12 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
         log(f"[eval] {episodes} held-out quadrotors (hover {cfg.env.episode_s:g} s, then a "
             "1 m/s figure-eight)")
         tcfg = teacher_config(cfg)
-        runs = {"teacher": (act_function(teacher), tcfg.env, None),
-                "student": (recurrent_act(student), cfg.env, None),
-                "teacher_track": (act_function(teacher), tcfg.env, TRACK_EVAL),
-                "student_track": (recurrent_act(student), cfg.env, TRACK_EVAL)}
-        for name, (act, env_cfg, overrides) in runs.items():
-            r = evaluate(act, cfg.task, env_cfg, episodes, seed, overrides=overrides)
-            evals[name] = {k: r.get(k) for k in FIGURES}
-            log(f"[eval] {name:14s} {_short(r)}")
+        for name, policy, env_cfg in (("teacher", teacher, tcfg.env),
+                                      ("student", student, cfg.env)):
+            results = held_out_figures(policy, cfg.task, env_cfg, episodes, seed)
+            for key, r in ((name, results["hover"]), (f"{name}_track", results["track"])):
+                evals[key] = {k: r.get(k) for k in FIGURES}
+                log(f"[eval] {key:14s} {_short(r)}")
 
     teacher_s = runner.train_seconds
     student_s = sum(r["seconds"] for r in history)
@@ -200,4 +206,5 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     return metrics
 
 
-__all__ = ["TRACK_EVAL", "distill_student", "run_pipeline", "teacher_config", "train_teacher"]
+__all__ = ["FIGURES", "TRACK_EVAL", "distill_student", "held_out_figures", "run_pipeline",
+           "teacher_config", "train_teacher"]

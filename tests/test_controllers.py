@@ -27,28 +27,13 @@ def test_mixer_gives_the_hover_command_for_weight_and_no_torque(preset):
 
 @pytest.mark.parametrize("preset", ["crazyflie", "quad450"])
 def test_lqr_closed_loop_of_its_own_model_is_stable(preset):
-    from scipy.linalg import expm
-
     lqr = LQRHover(preset)
     assert lqr.gain.shape == (4, 18)
-    # rebuild the discrete model the gain was designed for and check |eig(A - B K)| < 1
-    n, m = 18, 4
-    p, g = lqr.p, lqr.p.gravity
-    tau = 0.5 * (p.tau_up + p.tau_down)
-    a = np.zeros((n, n))
-    a[0:3, 3:6] = a[3:6, 6:9] = np.eye(3)
-    a[6, 10], a[7, 9] = g, -g
-    a[9:11, 11:13] = np.eye(2)
-    alloc = lqr.alloc.double().numpy()
-    a[8, 14:] = alloc[0] / p.mass
-    a[11:14, 14:] = alloc[1:] / np.asarray(p.inertia)[:, None]
-    a[14:, 14:] = -np.eye(4) / tau
-    b = np.zeros((n, m))
-    b[14:] = np.eye(4) / tau
-    big = np.zeros((n + m, n + m))
-    big[:n, :n], big[:n, n:] = a, b
-    e = expm(big * lqr.dt)
-    closed = e[:n, :n] - e[:n, n:] @ lqr.gain.double().numpy()
+    ad, bd = lqr.discrete_model()
+    assert ad.shape == (18, 18) and bd.shape == (18, 4)
+    # the hover model: small pitch accelerates +x, small roll -y, collective lifts +z
+    assert ad[6, 10] > 0 and ad[7, 9] < 0 and np.all(bd[14:] > -1e-12)
+    closed = ad - bd @ lqr.gain.double().numpy()
     assert np.abs(np.linalg.eigvals(closed)).max() < 1.0
 
 
