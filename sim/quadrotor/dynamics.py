@@ -135,7 +135,11 @@ def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
 
 
 class QuadrotorSim:
-    """Batched quadrotor physics stepped at `dt` seconds per call of `step`."""
+    """Batched quadrotor physics stepped at `dt` seconds per call of `step`. There is no
+    floor: the tasks call z < ground_z a crash."""
+
+    backend = "torch"
+    ground_z = 0.0
 
     def __init__(self, nominal: QuadrotorParams, num_envs: int, dt: float = 0.002,
                  device: torch.device | str = "cpu"):
@@ -155,6 +159,10 @@ class QuadrotorSim:
         """Rotor thrusts [N, 4] (N) and body torque [N, 3] (N m) from rotor speeds."""
         p = self.params
         return rotor_wrench(rpm, p.kf, p.km, p.arm_length, self._geometry)
+
+    def set_params(self, idx: torch.Tensor, params: BatchedParams) -> None:
+        """New physical parameters for the environments `idx` (domain randomization)."""
+        self.params.assign(idx, params)
 
     def step(self, rpm_cmd: torch.Tensor, substeps: int = 1) -> None:
         """Advance every environment by `substeps` physics steps towards `rpm_cmd` [N, 4]."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import torch
 
 from robot_rl.spec import ActionField, IOSpec, ObsField
-from sim.quadrotor.dynamics import (BatchedParams, QuadrotorSim, command_to_rpm,
-                                     rotor_geometry, thrust_allocation)
+from sim.quadrotor.backends import check_backend, make_quadrotor_sim
+from sim.quadrotor.dynamics import BatchedParams, command_to_rpm, rotor_geometry, thrust_allocation
 from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import get_preset
@@ -94,7 +94,8 @@ class QuadrotorTaskConfig:
     success_tilt_deg: float = 10.0
     max_rate_rad_s: float = 10.0         # rates mode: action +-1
     rate_gain: float = 20.0              # rates mode: 1/s, P gain of the inner loop
-    compile: bool = False                # torch.compile the physics step
+    compile: bool = False                # torch.compile the physics step (torch backend)
+    backend: str = "torch"               # physics: "torch" | "mujoco" | "pybullet"
     noise: ObsNoise = field(default_factory=ObsNoise)
     reward: RewardWeights = field(default_factory=RewardWeights)
     dr: QuadrotorDR = field(default_factory=QuadrotorDR)
@@ -114,6 +115,9 @@ class QuadrotorTaskConfig:
         if self.family.enabled and self.action_mode != "motors":
             raise ValueError("the quadrotor family needs action_mode 'motors' (the rate "
                              "controller uses one nominal model)")
+        check_backend(self.backend)
+        if self.compile and self.backend != "torch":
+            raise ValueError(f"compile applies to the torch backend, not {self.backend!r}")
         ratio = 1.0 / (self.control_rate_hz * self.sim_dt)
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(f"control period 1/{self.control_rate_hz} Hz must be a whole "
@@ -167,7 +171,8 @@ class QuadrotorEnv:
         self.control_dt = 1.0 / cfg.control_rate_hz
         self.max_episode_steps = round(cfg.episode_s * cfg.control_rate_hz)
         self.window_steps = round(cfg.success_window_s * cfg.control_rate_hz)
-        self.sim = QuadrotorSim(self.nominal, num_envs, cfg.sim_dt, self.device)
+        self.sim = make_quadrotor_sim(cfg.backend, self.nominal, num_envs, cfg.sim_dt,
+                                      self.device)
         if cfg.compile:
             self.sim.enable_compile()
         self.generator = torch.Generator(device=self.device)
@@ -248,7 +253,7 @@ class QuadrotorEnv:
             return
         cfg, dev, g, lvl = self.cfg, self.device, self.generator, self.dr_level
         params = self._sample_params(k)
-        self.sim.params.assign(idx, params)
+        self.sim.set_params(idx, params)
 
         weight = params.mass * self.nominal.gravity
         if cfg.dr.enabled:
@@ -389,7 +394,8 @@ class QuadrotorEnv:
         tilt_cos = rot[:, 2, 2]
         finite = torch.isfinite(s.pos).all(-1) & torch.isfinite(s.quat).all(-1) \
             & torch.isfinite(s.ang_vel).all(-1)
-        crashed = ~finite | (pos_err.abs() > cfg.bounds_m).any(-1) | (s.pos[:, 2] < 0.0) \
+        crashed = ~finite | (pos_err.abs() > cfg.bounds_m).any(-1) \
+            | (s.pos[:, 2] < self.sim.ground_z) \
             | (s.ang_vel.norm(dim=-1) > cfg.max_ang_vel)
 
         cost = (w.vel * vel_err.norm(dim=-1)

@@ -1,0 +1,1 @@
+"""MuJoCo backends: a general batched MuJoCo simulator and the quadrotor on it."""

@@ -1,0 +1,1 @@
+"""PyBullet backend: the quadrotor as a URDF body with per-rotor forces."""

@@ -1,0 +1,75 @@
+"""The part of a quadrotor every physics engine shares: rotors in torch, the rigid
+body in the engine.
+
+`EngineQuadrotorSim` has the interface of `QuadrotorSim` (`state`, `params`,
+`ext_force`, `ext_torque`, `set_params`, `step`), so the tasks run on any engine.
+The rotor model (first-order lag with rising and falling time constants, thrust
+`kf rpm^2`, yaw torque `km rpm^2`) is computed here, per physics step and
+identically for every engine; the engine integrates the body under those forces,
+gravity, drag and contacts with the floor at z = 0.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sim.quadrotor.dynamics import BatchedParams, QuadrotorState, rotor_geometry
+from sim.quadrotor.params import QuadrotorParams
+
+
+def rotor_speed_sequence(rpm: torch.Tensor, rpm_cmd: torch.Tensor, tau_up: torch.Tensor,
+                         tau_down: torch.Tensor, dt: float, steps: int) -> torch.Tensor:
+    """[N, steps, 4] rotor speeds after each physics step, as `physics_step` lags them."""
+    out = []
+    for _ in range(steps):
+        tau = torch.where(rpm_cmd > rpm, tau_up, tau_down)
+        rpm = rpm_cmd + (rpm - rpm_cmd) * torch.exp(-dt / tau)
+        out.append(rpm)
+    return torch.stack(out, 1)
+
+
+class EngineQuadrotorSim:
+    """Base of the MuJoCo and PyBullet quadrotors; subclasses implement `_integrate`
+    (and `_apply_params` for what the engine must know of the parameters)."""
+
+    backend = "engine"
+    half_height_per_arm = 0.25   # the collision box: half height = 0.25 arm length
+    half_width_per_arm = 0.8     # and half width (reaches the rotor hubs)
+
+    def __init__(self, nominal: QuadrotorParams, num_envs: int, dt: float = 0.002,
+                 device: torch.device | str = "cpu"):
+        self.nominal, self.num_envs, self.dt = nominal, num_envs, dt
+        self.device = torch.device(device)
+        self.gravity = nominal.gravity
+        self.params = BatchedParams.from_nominal(nominal, num_envs, self.device)
+        self.state = QuadrotorState.zeros(num_envs, self.device)
+        self.ext_force = torch.zeros(num_envs, 3, device=self.device)   # N, world
+        self.ext_torque = torch.zeros(num_envs, 3, device=self.device)  # N m, body
+        self._geometry = rotor_geometry(self.device)
+
+    @property
+    def ground_z(self) -> float:
+        """Height of the body's centre when it touches the floor lying flat (crash line)."""
+        return self.nominal.arm_length * self.half_height_per_arm
+
+    def set_params(self, idx: torch.Tensor, params: BatchedParams) -> None:
+        """New physical parameters for the environments `idx` (domain randomization)."""
+        self.params.assign(idx, params)
+        self._apply_params(idx.cpu())
+
+    def step(self, rpm_cmd: torch.Tensor, substeps: int = 1) -> None:
+        """Advance every environment by `substeps` physics steps towards `rpm_cmd` [N, 4]."""
+        p = self.params
+        rpm_seq = rotor_speed_sequence(self.state.rpm, rpm_cmd, p.tau_up, p.tau_down,
+                                       self.dt, substeps)
+        thrust = p.kf.unsqueeze(1) * rpm_seq.square()               # [N, S, 4] N
+        self._integrate(thrust)
+        self.state.rpm = rpm_seq[:, -1]
+
+    # ----- engine side ------------------------------------------------------------------
+    def _apply_params(self, idx: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _integrate(self, thrust: torch.Tensor) -> None:
+        """Step the bodies through thrust[:, k] at physics step k and write `self.state`."""
+        raise NotImplementedError
