@@ -1,6 +1,8 @@
 """Host-side Robot: open from a URL, handshake, state, commands, arm/disarm/e-stop.
 
-    sim://quadrotor[?preset=crazyflie&rate=100&start=0,0,1.5]   simulated robot over a pty
+    sim://quadrotor[?preset=crazyflie&rate=100&start=0,0,1.5&backend=torch]
+                                                                 simulated robot over a pty
+                                                                 (backend: torch|mujoco|pybullet)
     sim+udp://quadrotor[?key=HEX]                                the same over UDP
     serial:///dev/ttyUSB0[?baud=921600]                          a robot on a serial port
     hil://firmware/build/fw_host[?mode=onboard|companion]        firmware in the loop (POSIX)
@@ -84,7 +86,7 @@ class Robot:
     def _spawn_sim(cls, url: str, q: dict, udp: bool, key: bytes | None) -> "Robot":
         args = [sys.executable, "-m", "hardware.sim_robot"]
         args += ["--udp", "127.0.0.1:0"] if udp else ["--pty"]
-        for name in ("preset", "rate", "start", "command-timeout", "disarm-timeout"):
+        for name in ("preset", "rate", "start", "backend", "command-timeout", "disarm-timeout"):
             if name in q or name.replace("-", "_") in q:
                 args += [f"--{name}", q.get(name, q.get(name.replace("-", "_")))]
         if key is not None:

@@ -45,15 +45,16 @@ def _sim_dt(rate_hz: float) -> float:
 class SimQuadrotorBody:
     """One quadrotor in the torch simulator, with a ground plane and a start stand."""
 
-    def __init__(self, preset: str, rate_hz: float, start=(0.0, 0.0, 1.5)):
-        from sim.quadrotor.dynamics import QuadrotorSim
+    def __init__(self, preset: str, rate_hz: float, start=(0.0, 0.0, 1.5),
+                 backend: str = "torch"):
+        from sim.quadrotor.backends import make_quadrotor_sim
         from sim.quadrotor.params import get_preset
 
         torch.set_num_threads(1)
         self.params = get_preset(preset)
         self.dt = _sim_dt(rate_hz)
         self.substeps = max(1, round(1.0 / (rate_hz * self.dt)))
-        self.sim = QuadrotorSim(self.params, 1, self.dt)
+        self.sim = make_quadrotor_sim(backend, self.params, 1, self.dt)
         s = self.sim.state
         s.pos[0] = torch.tensor(start, dtype=torch.float32)
         s.quat[0] = torch.tensor([1.0, 0.0, 0.0, 0.0])
@@ -66,7 +67,7 @@ class SimQuadrotorBody:
         cmd = command_to_rpm(torch.tensor([action], dtype=torch.float32), self.params.max_rpm)
         self.sim.step(cmd, self.substeps)
         s = self.sim.state
-        if s.pos[0, 2] < 0.0:      # ground contact: rest on the floor
+        if self.sim.backend == "torch" and s.pos[0, 2] < 0.0:   # no floor there: rest on it
             s.pos[0, 2] = 0.0
             s.vel[0] = 0.0
             s.ang_vel[0] = 0.0
@@ -191,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="crazyflie")
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--start", default="0,0,1.5", help="start position x,y,z (m)")
+    ap.add_argument("--backend", default="torch", help="physics: torch, mujoco or pybullet")
     ap.add_argument("--command-timeout", type=float, default=0.1)
     ap.add_argument("--disarm-timeout", type=float, default=0.5)
     ap.add_argument("--robot-id", default="sim-quadrotor")
     args = ap.parse_args(argv)
     start = tuple(float(v) for v in args.start.split(","))
     spec = quadrotor_robot_spec(args.preset, args.rate)
-    body = SimQuadrotorBody(args.preset, args.rate, start)
+    body = SimQuadrotorBody(args.preset, args.rate, start, args.backend)
     endpoint = RobotEndpoint(
         EndpointConfig(spec.spec_hash, args.robot_id, STATE_DIM, spec.action_dim, args.rate,
                        args.command_timeout, args.disarm_timeout),

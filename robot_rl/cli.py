@@ -93,6 +93,17 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _set_backend(env_cfg, backend: str | None, task: str):
+    """The env config on physics `backend` (None: as configured)."""
+    if backend is None:
+        return env_cfg
+    if not hasattr(env_cfg, "backend"):
+        raise ValueError(f"task {task!r} has one simulator; --backend applies to quadrotor tasks")
+    from robot_rl.config import apply_overrides
+
+    return apply_overrides(env_cfg, {"backend": backend})
+
+
 def _eval_onnx(args) -> dict:
     """Evaluate an exported policy through the deployment runtime."""
     from policies.runtime import PolicyRuntime, read_metadata
@@ -108,11 +119,13 @@ def _eval_onnx(args) -> dict:
         variant = json.loads(meta["spec"])["name"].split("/", 1)[-1]
         env_cfg.action_mode = variant.split("+")[0]
         env_cfg.privileged = "+privileged" in variant
+    _set_backend(env_cfg, args.backend, task)
     probe = make_env(task, env_cfg, 1)
     actor = RuntimeActor(PolicyRuntime(args.policy, expected_spec_hash=probe.spec.spec_hash))
     result = evaluate(actor, task, env_cfg, args.episodes, args.seed)
     result["non_finite_observations"] = actor.non_finite_rows
     result["policy"] = str(args.policy)
+    result["backend"] = getattr(env_cfg, "backend", None)
     return result
 
 
@@ -130,11 +143,12 @@ def _cmd_eval(args) -> int:
     if controller is not None and not Path(args.policy).exists():
         name, preset = controller
         task = args.task or "quadrotor-hover"
-        env_cfg = build_config(task, overrides=[f"env.preset={preset}"]).env
+        env_cfg = _set_backend(build_config(task, overrides=[f"env.preset={preset}"]).env,
+                               args.backend, task)
         act = make_controller(name, preset, 1.0 / env_cfg.control_rate_hz)
         result = evaluate(act, task, env_cfg, args.episodes, args.seed)
-        _print_result({**result, "policy": f"controller {name} ({preset} nominal model)"},
-                      args.json)
+        _print_result({**result, "policy": f"controller {name} ({preset} nominal model)",
+                       "backend": env_cfg.backend}, args.json)
         return 0
     if not Path(args.policy).exists():
         from robot_rl.checkpoint import CheckpointError
@@ -151,12 +165,13 @@ def _cmd_eval(args) -> int:
                         if hasattr(env_cfg, "action_mode") else {})
     from robot_rl.envs import make_env
 
+    _set_backend(env_cfg, args.backend, task)
     probe = make_env(task, env_cfg, 1)
     if probe.spec.spec_hash != ckpt["spec_hash"]:
         raise SystemExit(f"error: policy was trained for I/O spec {ckpt['spec_hash'][:12]} "
                          f"but task {task!r} has {probe.spec.spec_hash[:12]}")
     result = evaluate(act_function(policy), task, env_cfg, args.episodes, args.seed)
-    _print_result(result, args.json)
+    _print_result({**result, "backend": getattr(env_cfg, "backend", None)}, args.json)
     return 0
 
 
@@ -223,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--task", help="task (default: the one it was trained on)")
     e.add_argument("--episodes", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--backend", choices=("torch", "mujoco", "pybullet"),
+                   help="physics to fly in (default: the task's, the torch simulator)")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     e.set_defaults(fn=_cmd_eval)
 
@@ -235,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="run an exported policy on a robot (logs to MCAP)")
     d.add_argument("policy", help="policy.onnx, or a classical controller: pid, lqr, lqr:quad450")
     d.add_argument("--robot", default="sim://quadrotor",
-                   help="sim://quadrotor, serial:///dev/ttyUSB0?baud=921600, udp://HOST:PORT")
+                   help="sim://quadrotor[?backend=mujoco|pybullet], "
+                   "serial:///dev/ttyUSB0?baud=921600, udp://HOST:PORT")
     d.add_argument("--rate", type=float, help="control rate in Hz (default: the spec's)")
     d.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")
     d.add_argument("--log", help="MCAP log path (default runs/deploy/<time>.mcap)")
