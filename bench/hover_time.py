@@ -29,6 +29,8 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--from-dir", help="skip training; evaluate this run's checkpoint_*.pt")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override passed to robot-rl train (repeatable)")
     args = ap.parse_args()
     if args.from_dir:
         out = Path(args.from_dir)
@@ -40,6 +42,8 @@ def main() -> None:
                "--set", "runner.keep_snapshots=true", "--set", "runner.log_interval=10"]
         if args.iterations:
             cmd += ["--iterations", str(args.iterations)]
+        for item in args.set:
+            cmd += ["--set", item]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
     rows, reached = [], None

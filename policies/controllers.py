@@ -28,8 +28,21 @@ def thrusts_to_command(thrust: torch.Tensor, p: QuadrotorParams) -> torch.Tensor
     return 2.0 * rpm / p.max_rpm - 1.0
 
 
+def cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a x b for [N, 3] rows (written out: it exports to ONNX, linalg.cross does not)."""
+    return torch.stack((a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                        a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                        a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]), -1)
+
+
 class _Controller:
-    """Shared plumbing: nominal model, mixer, observation slices."""
+    """Shared plumbing: nominal model, mixer, observation slices, state handling.
+
+    Subclasses define `state_size` and a pure `step(obs, state) -> (action, state)`
+    built from ops that trace to ONNX, so a controller can be folded into an exported
+    graph (residual policies); `act(obs)` keeps the state between calls."""
+
+    state_size = 0
 
     def __init__(self, preset: str | QuadrotorParams, control_dt: float):
         self.p = get_preset(preset) if isinstance(preset, str) else preset
@@ -39,6 +52,7 @@ class _Controller:
         self.mixer = torch.linalg.inv(self.alloc)
         self.inertia = torch.tensor(p.inertia)
         self.max_thrust = 4 * p.kf * p.max_rpm**2
+        self.state: torch.Tensor | None = None
 
     @staticmethod
     def split(obs: torch.Tensor):
@@ -50,8 +64,24 @@ class _Controller:
         thrust = torch.cat((collective, torque), -1) @ self.mixer.T
         return thrusts_to_command(thrust, self.p)
 
+    def initial_state(self, batch: int, device=None) -> torch.Tensor:
+        return torch.zeros(batch, self.state_size, device=device)
+
     def reset(self, rows: torch.Tensor | None = None) -> None:
         """Forget the state of all rows (or of `rows`)."""
+        if rows is None or self.state is None:
+            self.state = None
+        else:
+            self.state[rows] = 0.0
+
+    def step(self, obs: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.state is None or self.state.shape[0] != obs.shape[0]:
+            self.state = self.initial_state(obs.shape[0], obs.device)
+        action, self.state = self.step(obs, self.state)
+        return action
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         return self.act(obs)
@@ -81,31 +111,32 @@ PID_GAINS = {"crazyflie": PIDGains(), "quad450": PIDGains()}   # documented per 
 
 
 class CascadedPID(_Controller):
-    """Position -> velocity (PI, anti-windup) -> tilt -> body rate -> mixer."""
+    """Position -> velocity (PI, anti-windup) -> tilt -> body rate -> mixer.
+
+    output "motors": normalized motor commands; "rates": the thrust + body-rate command
+    of the rate action mode (collective in [-1, 1], rates / `max_rate_cmd`), for a
+    flight controller's own rate loop. State: the velocity-error integral (3)."""
+
+    state_size = 3
 
     def __init__(self, preset: str | QuadrotorParams = "crazyflie", control_dt: float = 0.01,
-                 gains: PIDGains | None = None):
+                 gains: PIDGains | None = None, output: str = "motors",
+                 max_rate_cmd: float = 10.0):
         super().__init__(preset, control_dt)
+        if output not in ("motors", "rates"):
+            raise ValueError(f"PID output must be 'motors' or 'rates', not {output!r}")
         self.gains = gains or PID_GAINS.get(self.p.name, PIDGains())
-        self.integral: torch.Tensor | None = None
+        self.output, self.max_rate_cmd = output, max_rate_cmd
 
-    def reset(self, rows: torch.Tensor | None = None) -> None:
-        if rows is None or self.integral is None:
-            self.integral = None
-        else:
-            self.integral[rows] = 0.0
-
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
+    def step(self, obs: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         k, p = self.gains, self.p
         pos_err, rot, vel_err, w = self.split(obs)
-        if self.integral is None or self.integral.shape[0] != obs.shape[0]:
-            self.integral = torch.zeros(obs.shape[0], 3)
         vel_sp = (-k.pos_p * pos_err).clamp(-k.max_vel, k.max_vel)
         e_v = vel_sp - vel_err
         # anti-windup: integrate, then clamp the integral's contribution
-        self.integral = (self.integral + e_v * self.dt).clamp(-k.vel_i_limit / max(k.vel_i, 1e-9),
-                                                              k.vel_i_limit / max(k.vel_i, 1e-9))
-        acc = k.vel_p * e_v + k.vel_i * self.integral
+        i_max = k.vel_i_limit / max(k.vel_i, 1e-9)
+        integral = (state + e_v * self.dt).clamp(-i_max, i_max)
+        acc = k.vel_p * e_v + k.vel_i * integral
         # tilt limit: the horizontal acceleration may not exceed tan(max tilt) (g + a_z)
         acc_z = acc[:, 2:3].clamp(min=-0.8 * p.gravity)
         horiz = acc[:, :2]
@@ -115,12 +146,15 @@ class CascadedPID(_Controller):
         b3 = rot[:, :, 2]
         collective = (force * b3).sum(-1, keepdim=True).clamp(0.0, self.max_thrust)
         b3_sp = force / force.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-        tilt_err = (rot.transpose(1, 2) @ torch.linalg.cross(b3, b3_sp).unsqueeze(-1))[..., 0]
-        rate_sp = (k.att_p * tilt_err).clamp(-k.max_rate, k.max_rate)
+        tilt_err = (rot.transpose(1, 2) @ cross(b3, b3_sp).unsqueeze(-1))[..., 0]
+        rate_sp = (k.att_p * tilt_err).clamp(-k.max_rate, k.max_rate) \
+            * torch.tensor([1.0, 1.0, 0.0])                  # yaw rate setpoint 0
+        if self.output == "rates":
+            thrust_cmd = 2.0 * collective / self.max_thrust - 1.0
+            return torch.cat((thrust_cmd, rate_sp / self.max_rate_cmd), -1), integral
         gain = torch.tensor([k.rate_p, k.rate_p, k.yaw_rate_p])
-        rate_sp[:, 2] = 0.0
-        torque = self.inertia * gain * (rate_sp - w) + torch.linalg.cross(w, self.inertia * w)
-        return self.mix(collective, torque)
+        torque = self.inertia * gain * (rate_sp - w) + cross(w, self.inertia * w)
+        return self.mix(collective, torque), integral
 
 
 class LQRHover(_Controller):
@@ -136,7 +170,10 @@ class LQRHover(_Controller):
 
     Weights from a grid search on quadrotor-hover under the default DR (100 held-out
     episodes, Crazyflie): 0.98 success, 0.02 crash, 0.8 cm. Without the motor states it
-    crashed 30-50 % of the time; without the integral it could not reach 5 cm."""
+    crashed 30-50 % of the time; without the integral it could not reach 5 cm.
+    Controller state: the integral (3) and the estimated thrust deviations (4)."""
+
+    state_size = 7
 
     def __init__(self, preset: str | QuadrotorParams = "crazyflie", control_dt: float = 0.01,
                  q_diag=(10.0, 10.0, 20.0, 4.0, 4.0, 8.0, 1.0, 1.0, 1.0, 2.0, 2.0, 0.05, 0.05,
@@ -146,8 +183,6 @@ class LQRHover(_Controller):
         self.tau = 0.5 * (self.p.tau_up + self.p.tau_down)   # nominal motor time constant
         self.gain = torch.from_numpy(self._gain(np.asarray(q_diag), r_weight)).float()
         self.integral_limit = integral_limit_m_s
-        self.integral: torch.Tensor | None = None
-        self.motor: torch.Tensor | None = None          # estimated thrust deviations
         self.motor_alpha = 1.0 - math.exp(-control_dt / self.tau)
 
     def discrete_model(self) -> tuple[np.ndarray, np.ndarray]:
@@ -183,47 +218,40 @@ class LQRHover(_Controller):
         s = solve_discrete_are(ad, bd, np.diag(q_diag), r)
         return np.linalg.solve(r + bd.T @ s @ bd, bd.T @ s @ ad)
 
-    def reset(self, rows: torch.Tensor | None = None) -> None:
-        if rows is None or self.integral is None:
-            self.integral = self.motor = None
-        else:
-            self.integral[rows] = 0.0
-            self.motor[rows] = 0.0
-
-    def act(self, obs: torch.Tensor) -> torch.Tensor:
+    def step(self, obs: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.p
         pos_err, rot, vel_err, w = self.split(obs)
-        if self.integral is None or self.integral.shape[0] != obs.shape[0]:
-            self.integral = torch.zeros(obs.shape[0], 3)
-            self.motor = torch.zeros(obs.shape[0], 4)
-        yaw = torch.atan2(rot[:, 1, 0], rot[:, 0, 0])
-        c, s = torch.cos(yaw), torch.sin(yaw)
+        integral, motor = state[:, :3], state[:, 3:]
+        # heading from the body x axis's horizontal part (no atan2: it exports to ONNX)
+        hx, hy = rot[:, 0, 0] + 1e-9, rot[:, 1, 0]
+        norm = (hx * hx + hy * hy).sqrt()
+        c, s = hx / norm, hy / norm
         zero, one = torch.zeros_like(c), torch.ones_like(c)
         rz_t = torch.stack((torch.stack((c, s, zero), -1), torch.stack((-s, c, zero), -1),
                             torch.stack((zero, zero, one), -1)), -2)   # world -> heading
         tilt = rz_t @ rot                                              # yaw removed
         roll, pitch = tilt[:, 2, 1], -tilt[:, 2, 0]
-        self.integral = (self.integral + pos_err * self.dt).clamp(-self.integral_limit,
-                                                                  self.integral_limit)
+        integral = (integral + pos_err * self.dt).clamp(-self.integral_limit,
+                                                        self.integral_limit)
         heading = lambda v: (rz_t @ v.unsqueeze(-1))[..., 0]   # noqa: E731
-        x = torch.cat((heading(self.integral), heading(pos_err), heading(vel_err),
-                       roll[:, None], pitch[:, None], w, self.motor), -1)
+        x = torch.cat((heading(integral), heading(pos_err), heading(vel_err),
+                       roll[:, None], pitch[:, None], w, motor), -1)
         hover = p.mass * p.gravity / 4
         command = -(x @ self.gain.T)
         # what the rotors can follow: the deviation is limited to their thrust range
         command = command.clamp(-hover, self.max_thrust / 4 - hover)
-        self.motor = self.motor + self.motor_alpha * (command - self.motor)
-        return thrusts_to_command(hover + command, p)
+        motor = motor + self.motor_alpha * (command - motor)
+        return thrusts_to_command(hover + command, p), torch.cat((integral, motor), -1)
 
 
 CONTROLLERS = {"pid": CascadedPID, "lqr": LQRHover}
 
 
-def make_controller(name: str, preset: str = "crazyflie", control_dt: float = 0.01):
+def make_controller(name: str, preset: str = "crazyflie", control_dt: float = 0.01, **kw):
     """A controller by name ('pid' or 'lqr') for a preset's nominal model."""
     if name not in CONTROLLERS:
         raise ValueError(f"unknown controller {name!r}; valid: {sorted(CONTROLLERS)}")
-    return CONTROLLERS[name](preset, control_dt)
+    return CONTROLLERS[name](preset, control_dt, **kw)
 
 
 class ControllerRuntime:
@@ -265,4 +293,4 @@ def parse_controller(ref: str) -> tuple[str, str] | None:
 
 
 __all__ = ["CONTROLLERS", "CascadedPID", "ControllerRuntime", "LQRHover", "PIDGains", "PID_GAINS",
-           "make_controller", "parse_controller", "thrusts_to_command"]
+           "cross", "make_controller", "parse_controller", "thrusts_to_command"]

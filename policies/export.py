@@ -23,6 +23,7 @@ from torch import nn
 from policies.actor_critic import Actor
 from policies.onnx_meta import FORMAT_VERSION, META_PREFIX, weights_sha256
 from policies.recurrent import RecurrentActor
+from policies.residual import ResidualActor
 from robot_rl.spec import IOSpec
 
 ONNX_OPSET = 17
@@ -73,24 +74,39 @@ class DeployedRecurrent(_Deployed):
 def deployable(actor: nn.Module, spec: IOSpec) -> nn.Module:
     """Wrap an actor for deployment after checking it against the spec."""
     low, high = spec.action_bounds()
-    if isinstance(actor, RecurrentActor):
+    if getattr(actor, "state_size", 0):
         if tuple(spec.recurrent_state_sizes) != (actor.state_size,):
             raise ExportError(f"recurrent policy has state size {actor.state_size} but spec "
                               f"{spec.name!r} declares {list(spec.recurrent_state_sizes)}; "
                               "set IOSpec.recurrent_state_sizes to match")
         module = DeployedRecurrent(actor, low, high)
-    elif isinstance(actor, Actor):
+    elif isinstance(actor, (Actor, ResidualActor)):
         if spec.recurrent_state_sizes:
             raise ExportError(f"spec {spec.name!r} declares recurrent state "
                               f"{list(spec.recurrent_state_sizes)} but the policy is an MLP")
         module = DeployedMLP(actor, low, high)
     else:
-        raise ExportError(f"cannot export a {type(actor).__name__}; expected Actor or "
-                          "RecurrentActor")
-    if actor.normalizer.mean.numel() != spec.obs_dim:
-        raise ExportError(f"policy takes {actor.normalizer.mean.numel()} observations, spec "
+        raise ExportError(f"cannot export a {type(actor).__name__}; expected Actor, "
+                          "RecurrentActor or ResidualActor")
+    mean, _ = obs_statistics(actor)
+    if mean.numel() != spec.obs_dim:
+        raise ExportError(f"policy takes {mean.numel()} observations, spec "
                           f"{spec.name!r} has {spec.obs_dim}")
     return module.eval()
+
+
+def obs_statistics(actor: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of the observations the actor was trained on."""
+    if hasattr(actor, "obs_statistics"):
+        return actor.obs_statistics()
+    return actor.normalizer.mean, actor.normalizer.var
+
+
+def policy_kind(actor: nn.Module) -> str:
+    """'mlp', 'gru' or 'residual+<base>' (written into the metadata)."""
+    if isinstance(actor, ResidualActor):
+        return actor.kind
+    return "gru" if isinstance(actor, RecurrentActor) else "mlp"
 
 
 def is_recurrent(module: nn.Module) -> bool:
@@ -121,10 +137,10 @@ def _export_graph(module: nn.Module, spec: IOSpec, path: Path) -> None:
 
 def random_observations(module: nn.Module, count: int, seed: int = 0) -> np.ndarray:
     """Gaussian observations around the normalizer's mean with 1.5x its std."""
-    norm = module.actor.normalizer
+    mean, var = obs_statistics(module.actor)
     g = torch.Generator().manual_seed(seed)
-    z = torch.randn(count, norm.mean.numel(), generator=g) * 1.5
-    return (norm.mean + z * norm.var.sqrt()).numpy().astype(np.float32)
+    z = torch.randn(count, mean.numel(), generator=g) * 1.5
+    return (mean + z * var.sqrt()).numpy().astype(np.float32)
 
 
 def torch_actions(module: nn.Module, sequences: np.ndarray) -> np.ndarray:
@@ -215,7 +231,7 @@ def export_onnx(actor: nn.Module, spec: IOSpec, path: str | Path, *, task: str,
             "task": task,
             "config_sha256": config_sha256(config),
             "producer": producer_version(),
-            "policy_kind": "gru" if is_recurrent(module) else "mlp",
+            "policy_kind": policy_kind(actor),
             "weights_sha256": weights_sha256(model),
         }
         del model.metadata_props[:]
@@ -238,7 +254,7 @@ def export_onnx(actor: nn.Module, spec: IOSpec, path: str | Path, *, task: str,
 
 def spec_with_state(spec: IOSpec, actor: nn.Module) -> IOSpec:
     """The spec with the recurrent state size of `actor` filled in (MLP: unchanged)."""
-    if isinstance(actor, RecurrentActor):
+    if getattr(actor, "state_size", 0):
         return dataclasses.replace(spec, recurrent_state_sizes=(actor.state_size,))
     return spec
 

@@ -18,8 +18,13 @@ class CheckpointError(ValueError):
 def build_policy(cfg: TrainConfig, obs_dim: int, action_dim: int, hover_action=None) -> ActorCritic:
     pc: PolicyConfig = cfg.policy
     bias = hover_action if (pc.bias_to_hover and hover_action is not None) else None
-    return ActorCritic(obs_dim, action_dim, pc.actor_hidden, pc.critic_hidden, pc.activation,
-                       pc.init_std, action_bias=bias)
+    policy = ActorCritic(obs_dim, action_dim, pc.actor_hidden, pc.critic_hidden, pc.activation,
+                         pc.init_std, action_bias=bias)
+    if pc.zero_init_mean:
+        from policies.residual import zero_output_layer
+
+        zero_output_layer(policy.actor)
+    return policy
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -68,10 +73,38 @@ def act_function(policy: ActorCritic | RecurrentActor):
     return policy.act_deterministic
 
 
-def deployed_actor(policy: ActorCritic | RecurrentActor):
-    """The part of a policy that is exported: the actor (no critic, no exploration)."""
-    return policy if isinstance(policy, RecurrentActor) else policy.actor
+def deployed_actor(policy: ActorCritic | RecurrentActor, cfg: TrainConfig | None = None):
+    """The part of a policy that is exported: the actor (no critic, no exploration); for
+    a residual task, the base and the residual actor folded into one ResidualActor."""
+    if isinstance(policy, RecurrentActor):
+        return policy
+    if cfg is not None and hasattr(cfg.env, "residual_scale"):
+        from policies.residual import ResidualActor
+        from robot_rl.envs import make_env
+
+        env = make_env(cfg.task, cfg.env, 1, deployed=True)
+        from robot_rl.envs.residual import make_base
+
+        return ResidualActor(make_base(cfg.env, env.spec), policy.actor,
+                             cfg.env.residual_scale).eval()
+    return policy.actor
 
 
-__all__ = ["STUDENT_KIND", "CheckpointError", "act_function", "build_policy",
+def deployed_act(actor):
+    """Deterministic batched act(obs) of a deployed actor on the robot's observations;
+    carries the state of a stateful actor from call to call (one episode per env)."""
+    if not getattr(actor, "state_size", 0):
+        return torch.no_grad()(actor)
+    state = {"h": None}
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        if state["h"] is None or state["h"].shape[0] != obs.shape[0]:
+            state["h"] = actor.initial_state(obs.shape[0], obs.device)
+        with torch.no_grad():
+            action, state["h"] = actor(obs, state["h"])
+        return action
+    return act
+
+
+__all__ = ["STUDENT_KIND", "CheckpointError", "act_function", "build_policy", "deployed_act",
            "config_from_checkpoint", "deployed_actor", "load_checkpoint", "policy_from_checkpoint"]

@@ -12,8 +12,11 @@ from pathlib import Path
 def _cmd_tasks(args) -> int:
     from sim.tasks import registry
 
-    for name, info in sorted(registry().items()):
-        print(f"{name:20s} {info.description}")
+    from robot_rl.envs import RESIDUAL_TASKS
+
+    tasks = {name: info.description for name, info in registry().items()} | RESIDUAL_TASKS
+    for name, description in sorted(tasks.items()):
+        print(f"{name:20s} {description}")
     print(f"{'gym:<ENV_ID>':20s} any Gymnasium env with a Box action space, e.g. gym:Pendulum-v1")
     return 0
 
@@ -120,9 +123,9 @@ def _eval_onnx(args) -> dict:
         env_cfg.action_mode = variant.split("+")[0]
         env_cfg.privileged = "+privileged" in variant
     _set_backend(env_cfg, args.backend, task)
-    probe = make_env(task, env_cfg, 1)
+    probe = make_env(task, env_cfg, 1, deployed=True)
     actor = RuntimeActor(PolicyRuntime(args.policy, expected_spec_hash=probe.spec.spec_hash))
-    result = evaluate(actor, task, env_cfg, args.episodes, args.seed)
+    result = evaluate(actor, task, env_cfg, args.episodes, args.seed, deployed=True)
     result["non_finite_observations"] = actor.non_finite_rows
     result["policy"] = str(args.policy)
     result["backend"] = getattr(env_cfg, "backend", None)

@@ -29,6 +29,7 @@ class PolicyConfig:
     activation: str = "tanh"
     init_std: float = 0.15
     bias_to_hover: bool = True    # start the actor's mean at the env's hover action
+    zero_init_mean: bool = False  # start the actor's mean at exactly 0 (residual policies)
 
 
 @dataclass
@@ -168,6 +169,10 @@ def default_config(task: str) -> TrainConfig:
         # privileged teacher (PPO), then BC + DAgger into a 1,988-parameter GRU student
         cfg.distill = DistillConfig(rounds=60, steps=200, keep_rounds=8)
         cfg.runner.max_iterations = 1500      # the teacher's PPO iterations
+    if task == "quadrotor-residual":
+        # the residual starts at exactly zero: the first policy is the PID base itself
+        cfg.policy.zero_init_mean, cfg.policy.bias_to_hover = True, False
+        cfg.policy.init_std = 0.3
     if task.startswith("gym:"):
         cfg.num_envs = 8
         cfg.policy.bias_to_hover = False

@@ -37,10 +37,12 @@ def settle_quantiles(settle_s: torch.Tensor, settled: torch.Tensor) -> dict:
 
 
 def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, episodes: int = 100,
-             seed: int = 0, device="cpu", overrides: dict | None = None) -> dict:
+             seed: int = 0, device="cpu", overrides: dict | None = None,
+             deployed: bool = False) -> dict:
     """Run `episodes` held-out episodes in parallel with policy function `act`.
 
-    overrides: env config changes for the evaluation (default: eval_overrides(task))."""
+    overrides: env config changes for the evaluation (default: eval_overrides(task)).
+    deployed: `act` is a deployed policy (robot observations in, robot actions out)."""
     import copy
 
     from robot_rl.config import apply_overrides
@@ -49,7 +51,8 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, ep
         raise ValueError("episodes must be >= 1")
     overrides = eval_overrides(task) if overrides is None else overrides
     env_cfg = apply_overrides(copy.deepcopy(env_cfg), overrides) if overrides else env_cfg
-    env = make_env(task, env_cfg, episodes, device=device, seed=EVAL_SEED_OFFSET + seed)
+    env = make_env(task, env_cfg, episodes, device=device, seed=EVAL_SEED_OFFSET + seed,
+                   deployed=deployed)
     obs = env.reset(seed=EVAL_SEED_OFFSET + seed)
     finished = torch.zeros(episodes, dtype=torch.bool)
     keys = ("return", "length", "crashed", "success", "window_rms_err", "settle_time_s")

@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robot_rl.checkpoint import (act_function, deployed_actor, load_checkpoint,
+from robot_rl.checkpoint import (deployed_act, deployed_actor, load_checkpoint,
                                  policy_from_checkpoint)
 from robot_rl.envs import make_env
 
 
 def collect_sim_observations(task: str, env_cfg, act, steps: int = 50, envs: int = 20,
                              seed: int = 7) -> np.ndarray:
-    """[steps, envs, obs_dim] observations from closed-loop rollouts of `act`."""
-    env = make_env(task, env_cfg, envs, seed=seed)
+    """[steps, envs, obs_dim] robot observations from closed-loop rollouts of `act`, a
+    deployed actor's act function."""
+    env = make_env(task, env_cfg, envs, seed=seed, deployed=True)
     obs = env.reset(seed=seed)
     out = []
     with torch.no_grad():
@@ -37,14 +38,14 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = Fal
 
     ckpt = load_checkpoint(checkpoint)
     policy, cfg = policy_from_checkpoint(ckpt)
-    env = make_env(cfg.task, cfg.env, 1)
-    actor = deployed_actor(policy)
+    env = make_env(cfg.task, cfg.env, 1, deployed=True)
+    actor = deployed_actor(policy, cfg)
     spec = spec_with_state(env.spec, actor)
     if env.spec.spec_hash != ckpt["spec_hash"]:
         raise ValueError(f"checkpoint spec {ckpt['spec_hash'][:12]} differs from task "
                          f"{cfg.task!r} spec {env.spec.spec_hash[:12]}; was it trained with another "
                          "version of the task?")
-    sim_obs = collect_sim_observations(cfg.task, cfg.env, act_function(policy))
+    sim_obs = collect_sim_observations(cfg.task, cfg.env, deployed_act(actor))
     out = Path(out_dir)
     meta = export_onnx(actor, spec, out / "policy.onnx", task=cfg.task,
                        config=ckpt["config"], sim_obs=sim_obs)
@@ -52,7 +53,10 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = Fal
     summary.update({"spec": json.loads(meta["spec"]), "checkpoint": str(checkpoint),
                     "iteration": ckpt.get("iteration"), "env_steps": ckpt.get("env_steps"),
                     "files": {"onnx": str(out / "policy.onnx")}})
-    if c:
+    if c and hasattr(actor, "residual"):
+        summary["c_skipped"] = ("residual policies are exported to ONNX only; the C "
+                                "generator handles MLP and GRU actors")
+    elif c:
         paths = write_c(actor, spec, out / "c")
         summary["files"].update({k: str(v) for k, v in paths.items()})
     (out / "policy.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -29,6 +29,8 @@ class PPOConfig:
     num_minibatches: int = 2
     max_grad_norm: float = 1.0
     normalize_advantages: bool = True
+    critic_warmup_iterations: int = 0   # first updates train only the value function (the
+                                        # actor keeps its start, e.g. a residual's zero)
 
     def __post_init__(self):
         if self.schedule not in ("adaptive", "fixed"):
@@ -43,6 +45,7 @@ class PPO:
         self.learning_rate = cfg.learning_rate
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
         self.generator = generator
+        self.updates = 0                  # calls of update(): the critic warm-up counts them
 
     def _set_lr(self, lr: float) -> None:
         self.learning_rate = lr
@@ -64,7 +67,8 @@ class PPO:
                 with torch.no_grad():
                     log_ratio = log_probs - mb["log_probs"]
                     kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()  # k3 estimator
-                if cfg.schedule == "adaptive":
+                warming_up = self.updates < cfg.critic_warmup_iterations
+                if cfg.schedule == "adaptive" and not warming_up:
                     if kl > 2.0 * cfg.desired_kl:
                         self._set_lr(max(cfg.min_lr, self.learning_rate / 1.5))
                     elif 0.0 < kl < 0.5 * cfg.desired_kl:
@@ -83,7 +87,9 @@ class PPO:
                                            (v_clipped - mb["returns"]).square()).mean()
                 else:
                     value_loss = (values - mb["returns"]).square().mean()
-                loss = surrogate + cfg.value_loss_coef * value_loss - cfg.entropy_coef * entropy
+                loss = cfg.value_loss_coef * value_loss
+                if not warming_up:
+                    loss = loss + surrogate - cfg.entropy_coef * entropy
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -96,14 +102,17 @@ class PPO:
                 stats["kl"] += kl
                 stats["clip_fraction"] += ((ratio - 1).abs() > cfg.clip_ratio).float().mean().item()
                 n_updates += 1
+        self.updates += 1
         stats = {k: v / max(n_updates, 1) for k, v in stats.items()}
         stats["learning_rate"] = self.learning_rate
         stats["action_std"] = policy.log_std.exp().mean().item()
         return stats
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "learning_rate": self.learning_rate}
+        return {"optimizer": self.optimizer.state_dict(), "learning_rate": self.learning_rate,
+                "updates": self.updates}
 
     def load_state_dict(self, d: dict) -> None:
         self.optimizer.load_state_dict(d["optimizer"])
         self._set_lr(d["learning_rate"])
+        self.updates = d.get("updates", 0)

@@ -14,16 +14,34 @@ class GymEnvConfig:
     id: str = "Pendulum-v1"
 
 
+RESIDUAL_TASKS = {"quadrotor-residual": "PID + learned residual (PPO) on quadrotor-hover, under DR"}
+
+
 def make_env_config(task: str):
     if task.startswith("gym:"):
         return GymEnvConfig(id=task[len("gym:"):])
+    if task in RESIDUAL_TASKS:
+        from robot_rl.envs.residual import residual_config
+
+        return residual_config()
     from sim.tasks import get_task
 
     return get_task(task).make_config()
 
 
-def make_env(task: str, env_cfg, num_envs: int, device: str | torch.device = "cpu", seed: int = 0):
-    """A batched env with the robot_rl interface (torch in, torch out, auto-reset)."""
+def make_env(task: str, env_cfg, num_envs: int, device: str | torch.device = "cpu", seed: int = 0,
+             deployed: bool = False):
+    """A batched env with the robot_rl interface (torch in, torch out, auto-reset).
+
+    deployed: the env a deployed (exported) policy of `task` runs in, i.e. the robot's
+    own observations and actions; it differs from the training env for residual tasks,
+    whose trained part sees the base action too."""
+    if task in RESIDUAL_TASKS:
+        from robot_rl.envs.residual import ResidualEnv
+        from sim.tasks.quadrotor import QuadrotorEnv
+
+        env_type = QuadrotorEnv if deployed else ResidualEnv
+        return env_type(env_cfg, num_envs, device=device, seed=seed)
     if task.startswith("gym:"):
         from robot_rl.envs.gym_adapter import GymVecAdapter
 
