@@ -57,8 +57,8 @@ def throughput(sizes: list[int], seconds: float) -> list[dict]:
             row = {"backend": backend, "num_envs": n, "env_steps_per_s": statistics.median(rates),
                    "physics_steps_per_s": statistics.median(rates) * env.decimation}
             rows.append(row)
-            print(f"throughput {backend:9s} {n:5d} envs: {row['env_steps_per_s']:10.0f} env steps/s "
-                  f"({row['physics_steps_per_s']:.0f} physics steps/s)", flush=True)
+            print(f"throughput {backend:9s} {n:5d} envs: {row['env_steps_per_s']:10.0f} env steps/s"
+                  f" ({row['physics_steps_per_s']:.0f} physics steps/s)", flush=True)
             if hasattr(env.sim, "close"):
                 env.sim.close()
     return rows

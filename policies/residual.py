@@ -34,10 +34,12 @@ class ControllerBase(nn.Module):
 
 
 class LearnedBase(nn.Module):
-    """A frozen learned actor (MLP or GRU) as a base; an MLP has no state (size 0)."""
+    """A frozen learned actor (MLP or GRU) as a base, its action clamped to the limits as
+    when it is deployed; an MLP has no state (size 0)."""
 
-    def __init__(self, actor: Actor | RecurrentActor):
+    def __init__(self, actor: Actor | RecurrentActor, low: float = -1.0, high: float = 1.0):
         super().__init__()
+        self.low, self.high = float(low), float(high)
         self.actor = actor.eval().requires_grad_(False)
         self.state_size = actor.state_size if isinstance(actor, RecurrentActor) else 0
         self.kind = "gru" if self.state_size else "mlp"
@@ -47,8 +49,10 @@ class LearnedBase(nn.Module):
 
     def forward(self, obs: torch.Tensor, state: torch.Tensor):
         if self.state_size:
-            return self.actor(obs, state)
-        return self.actor(obs), state
+            action, state = self.actor(obs, state)
+        else:
+            action = self.actor(obs)
+        return action.clamp(self.low, self.high), state
 
 
 def zero_output_layer(actor: Actor) -> Actor:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "policies" / "zoo"
-ZOO_TASKS = ("quadrotor-hover", "quadrotor-track", "quadrotor-adaptive")
+ZOO_TASKS = ("quadrotor-hover", "quadrotor-track", "quadrotor-adaptive", "quadrotor-residual")
 
 
 def run(cmd: list[str], capture: bool = False) -> str:

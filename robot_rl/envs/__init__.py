@@ -24,9 +24,16 @@ def make_env_config(task: str):
         from robot_rl.envs.residual import residual_config
 
         return residual_config()
-    from sim.tasks import get_task
+    import difflib
 
-    return get_task(task).make_config()
+    from sim.tasks import registry
+
+    tasks = sorted(registry()) + sorted(RESIDUAL_TASKS)
+    if task not in tasks:
+        hint = difflib.get_close_matches(task, tasks, n=1)
+        did = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise ValueError(f"unknown task {task!r}{did}; valid: {tasks} or gym:<ENV_ID>")
+    return registry()[task].make_config()
 
 
 def make_env(task: str, env_cfg, num_envs: int, device: str | torch.device = "cpu", seed: int = 0,

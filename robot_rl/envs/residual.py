@@ -73,7 +73,8 @@ class ResidualEnv:
         self.spec = self.inner.spec
         self.action_dim = self.inner.action_dim
         self.obs_dim = self.inner.obs_dim + self.action_dim
-        self.control_dt, self.max_episode_steps = self.inner.control_dt, self.inner.max_episode_steps
+        self.control_dt = self.inner.control_dt
+        self.max_episode_steps = self.inner.max_episode_steps
         self.scale = cfg.residual_scale
         self.base = make_base(cfg, self.spec).to(self.device)
         self.state = self.base.initial_state(num_envs, self.device)

@@ -26,7 +26,8 @@ ROTOR_UNIT = np.stack((ROTOR_X, ROTOR_Y), -1) / np.sqrt(2.0)   # [4, 2] for unit
 def quadrotor_mjcf(p: QuadrotorParams, dt: float) -> str:
     """MJCF text of one quadrotor with nominal parameters `p` over a floor plane."""
     arm = p.arm_length
-    hw, hh = EngineQuadrotorSim.half_width_per_arm * arm, EngineQuadrotorSim.half_height_per_arm * arm
+    hw = EngineQuadrotorSim.half_width_per_arm * arm
+    hh = EngineQuadrotorSim.half_height_per_arm * arm
     ratio = p.km / p.kf
     sites = "\n".join(
         f'      <site name="rotor{i}" pos="{x * arm:.6g} {y * arm:.6g} 0" size="{0.2 * arm:.4g}"/>'
@@ -97,7 +98,8 @@ class MujocoQuadrotorSim(EngineQuadrotorSim):
         xfrc = np.zeros((n, self.nbody, 6))
         xfrc[:, self.body, :3] = self.ext_force.double().cpu().numpy()
         rot = quat_to_rotmat(s.quat)
-        xfrc[:, self.body, 3:] = (rot @ self.ext_torque.unsqueeze(-1))[..., 0].double().cpu().numpy()
+        torque_world = (rot @ self.ext_torque.unsqueeze(-1))[..., 0]
+        xfrc[:, self.body, 3:] = torque_world.double().cpu().numpy()
         control = np.concatenate((thrust.double().cpu().numpy(),
                                   np.repeat(xfrc.reshape(n, 1, -1), steps, 1)), -1)
         e.step(control)
