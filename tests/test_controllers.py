@@ -61,9 +61,10 @@ def test_integrators_reset_per_row_and_non_finite_observations_raise():
     obs[:, 2] = 0.5                               # both rows 50 cm above the setpoint
     for _ in range(20):
         runtime.act(obs)
-    assert torch.all(runtime.controller.integral[:, 2] < 0)
+    integral = runtime.controller.state        # the PID's state: the velocity-error integral
+    assert torch.all(integral[:, 2] < 0)
     runtime.controller.reset(torch.tensor([0]))
-    assert torch.all(runtime.controller.integral[0] == 0) and runtime.controller.integral[1, 2] < 0
+    assert torch.all(integral[0] == 0) and integral[1, 2] < 0
     bad = obs[0].copy()
     bad[16] = np.nan
     with pytest.raises(NonFiniteObservationError, match="ang_vel"):
