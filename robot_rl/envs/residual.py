@@ -99,12 +99,15 @@ class ResidualEnv:
         action = self.base_action + self.scale * residual
         obs, reward, terminated, truncated, info = self.inner.step(action)
         done = terminated | truncated
+        if not done.any():
+            obs = self._with_base(obs)
+            info["final_obs"] = obs
+            return obs, reward, terminated, truncated, info
         # what the value function sees for the state an episode ended in
         final_base, _ = self.base(info["final_obs"], self.state)
         info["final_obs"] = torch.cat((info["final_obs"], final_base), -1)
-        if done.any():
-            self.state = self.state.clone()
-            self.state[done] = 0.0       # the base starts the new episodes afresh
+        self.state = self.state.clone()
+        self.state[done] = 0.0           # the base starts the new episodes afresh
         return self._with_base(obs), reward, terminated, truncated, info
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from sim.quadrotor.dynamics import BatchedParams, QuadrotorState, rotor_geometry
-from sim.quadrotor.params import QuadrotorParams
+from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim
 
 
 def rotor_speed_sequence(rpm: torch.Tensor, rpm_cmd: torch.Tensor, tau_up: torch.Tensor,
@@ -28,29 +27,22 @@ def rotor_speed_sequence(rpm: torch.Tensor, rpm_cmd: torch.Tensor, tau_up: torch
     return torch.stack(out, 1)
 
 
-class EngineQuadrotorSim:
-    """Base of the MuJoCo and PyBullet quadrotors; subclasses implement `_integrate`
-    (and `_apply_params` for what the engine must know of the parameters)."""
+class EngineQuadrotorSim(QuadrotorSim):
+    """Base of the MuJoCo and PyBullet quadrotors: the torch simulator's state, parameters
+    and disturbances, with `step` handing the body to an engine. Subclasses implement
+    `_integrate` (and `_apply_params` for what the engine must know of the parameters)."""
 
     backend = "engine"
     half_height_per_arm = 0.25   # the collision box: half height = 0.25 arm length
     half_width_per_arm = 0.8     # and half width (reaches the rotor hubs)
 
-    def __init__(self, nominal: QuadrotorParams, num_envs: int, dt: float = 0.002,
-                 device: torch.device | str = "cpu"):
-        self.nominal, self.num_envs, self.dt = nominal, num_envs, dt
-        self.device = torch.device(device)
-        self.gravity = nominal.gravity
-        self.params = BatchedParams.from_nominal(nominal, num_envs, self.device)
-        self.state = QuadrotorState.zeros(num_envs, self.device)
-        self.ext_force = torch.zeros(num_envs, 3, device=self.device)   # N, world
-        self.ext_torque = torch.zeros(num_envs, 3, device=self.device)  # N m, body
-        self._geometry = rotor_geometry(self.device)
-
     @property
     def ground_z(self) -> float:
         """Height of the body's centre when it touches the floor lying flat (crash line)."""
         return self.nominal.arm_length * self.half_height_per_arm
+
+    def enable_compile(self) -> None:
+        raise ValueError(f"compile applies to the torch backend, not {self.backend!r}")
 
     def set_params(self, idx: torch.Tensor, params: BatchedParams) -> None:
         """New physical parameters for the environments `idx` (domain randomization)."""
