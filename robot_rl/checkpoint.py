@@ -67,9 +67,7 @@ def act_function(policy: ActorCritic | RecurrentActor):
     """Deterministic batched act(obs) for simulation (a recurrent policy carries its state
     from call to call, so use a fresh one per evaluation)."""
     if isinstance(policy, RecurrentActor):
-        from robot_rl.algorithms.distill import recurrent_act
-
-        return recurrent_act(policy)
+        return deployed_act(policy)
     return policy.act_deterministic
 
 
@@ -80,12 +78,10 @@ def deployed_actor(policy: ActorCritic | RecurrentActor, cfg: TrainConfig | None
         return policy
     if cfg is not None and hasattr(cfg.env, "residual_scale"):
         from policies.residual import ResidualActor
-        from robot_rl.envs import make_env
-
-        env = make_env(cfg.task, cfg.env, 1, deployed=True)
         from robot_rl.envs.residual import make_base
+        from sim.tasks.quadrotor import quadrotor_spec
 
-        return ResidualActor(make_base(cfg.env, env.spec), policy.actor,
+        return ResidualActor(make_base(cfg.env, quadrotor_spec(cfg.env)), policy.actor,
                              cfg.env.residual_scale).eval()
     return policy.actor
 

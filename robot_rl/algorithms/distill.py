@@ -132,19 +132,5 @@ def distill(env, teacher, student: RecurrentActor, cfg: DistillConfig,
     return history
 
 
-def recurrent_act(student: RecurrentActor, obs_dim: int | None = None):
-    """A stateful act(obs) for evaluate(): every env runs one episode from t = 0."""
-    state = {"h": None}
-
-    def act(obs: torch.Tensor) -> torch.Tensor:
-        x = obs[:, :obs_dim] if obs_dim else obs
-        if state["h"] is None or state["h"].shape[0] != x.shape[0]:
-            state["h"] = student.initial_state(x.shape[0])
-        with torch.no_grad():
-            a, state["h"] = student(x, state["h"])
-        return a
-    return act
-
-
-__all__ = ["DistillConfig", "Sequences", "distill", "make_student", "recurrent_act", "rollout",
+__all__ = ["DistillConfig", "Sequences", "distill", "make_student", "rollout",
            "train_student"]

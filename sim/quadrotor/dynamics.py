@@ -111,13 +111,17 @@ def rotor_wrench(rpm, kf, km, arm_length, geometry):
     return thrust, torque
 
 
+def lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt: float):
+    """Exact first-order response over dt, rising and falling time constants apart."""
+    tau = torch.where(rpm_cmd > rpm, tau_up, tau_down)
+    return rpm_cmd + (rpm - rpm_cmd) * torch.exp(-dt / tau)
+
+
 def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
                  mass, inertia, kf, km, arm_length, tau_up, tau_down, drag,
                  ext_force, ext_torque, geometry, gravity: float, dt: float):
     """One semi-implicit Euler step; a pure function so torch.compile can fuse it."""
-    # Rotor lag: exact first-order response with direction-dependent time constant.
-    tau = torch.where(rpm_cmd > rpm, tau_up, tau_down)
-    rpm = rpm_cmd + (rpm - rpm_cmd) * torch.exp(-dt / tau)
+    rpm = lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt)
     thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
 
     rot = quat_to_rotmat(quat)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim
+from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim, lag_rotor_speed
 
 
 def rotor_speed_sequence(rpm: torch.Tensor, rpm_cmd: torch.Tensor, tau_up: torch.Tensor,
@@ -21,8 +21,7 @@ def rotor_speed_sequence(rpm: torch.Tensor, rpm_cmd: torch.Tensor, tau_up: torch
     """[N, steps, 4] rotor speeds after each physics step, as `physics_step` lags them."""
     out = []
     for _ in range(steps):
-        tau = torch.where(rpm_cmd > rpm, tau_up, tau_down)
-        rpm = rpm_cmd + (rpm - rpm_cmd) * torch.exp(-dt / tau)
+        rpm = lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt)
         out.append(rpm)
     return torch.stack(out, 1)
 
