@@ -1,4 +1,4 @@
-"""`robot-rl` command line: tasks, train, eval, export, deploy, replay."""
+"""`robot-rl` command line: tasks, collect, train, eval, export, deploy, replay."""
 
 from __future__ import annotations
 
@@ -93,6 +93,34 @@ def _cmd_export(args) -> int:
           + (f" and {args.out}/c/" if args.c else ""))
     print(f"task {summary['task']}, spec {summary['spec_hash'][:12]}, weights "
           f"{summary['weights_sha256'][:12]}; parity max |torch - onnx|: {parity}")
+    return 0
+
+
+def _cmd_collect(args) -> int:
+    from robot_rl.collect import collect_demonstrations
+    from robot_rl.dataset import write_dataset
+    from robot_rl.envs import make_env, make_env_config
+
+    env_cfg = make_env_config(args.task)
+    env = make_env(args.task, env_cfg, args.num_envs, seed=args.seed)
+    t0 = time.perf_counter()
+    step = max(1, args.episodes // 10)
+
+    def progress(kept, run):
+        if kept % step == 0 or kept == args.episodes:
+            print(f"  {kept}/{args.episodes} episodes recorded ({run} run, "
+                  f"{time.perf_counter() - t0:.1f} s)", flush=True)
+
+    print(f"collecting {args.episodes} expert demonstrations of {args.task} into {args.out}/",
+          flush=True)
+    episodes, run = collect_demonstrations(args.task, env, args.episodes, args.seed,
+                                           args.keep_failures, progress)
+    source = f"scripted expert, seed {args.seed}, {run} episodes run"
+    write_dataset(args.out, env.spec, episodes, args.task, source)
+    steps = sum(len(e.observations) for e in episodes)
+    ok = sum(e.success for e in episodes)
+    print(f"wrote {len(episodes)} episodes ({steps} steps, {ok} successful; expert success "
+          f"{ok / run if not args.keep_failures else ok / len(episodes):.2f}) to {args.out}/")
     return 0
 
 
@@ -246,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     e.set_defaults(fn=_cmd_eval)
 
+    c = sub.add_parser("collect", help="record scripted-expert demonstrations to a dataset")
+    c.add_argument("task", help="a task with a scripted expert: push-t")
+    c.add_argument("--episodes", type=int, default=200)
+    c.add_argument("--out", required=True, help="new dataset folder (parquet + meta.json)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--num-envs", type=int, default=32, help="episodes run side by side")
+    c.add_argument("--keep-failures", action="store_true",
+                   help="also keep episodes the expert did not finish")
+    c.set_defaults(fn=_cmd_collect)
+
     x = sub.add_parser("export", help="export a checkpoint to ONNX (and C) for deployment")
     x.add_argument("checkpoint")
     x.add_argument("--out", required=True, help="output directory")
@@ -291,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             LinkError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except ValueError as e:  # user-facing validation errors from tasks, envs and configs
+    except ValueError as e:  # user-facing (DatasetError included) validation errors from tasks, envs and configs
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -34,8 +34,22 @@ def _quadrotor_tasks() -> dict[str, TaskInfo]:
     }
 
 
+def _push_t():
+    """The push-t module, imported on use: it needs MuJoCo, the quadrotor tasks do not."""
+    from sim.tasks import push_t
+
+    return push_t
+
+
+def _manipulation_tasks() -> dict[str, TaskInfo]:
+    return {"push-t": TaskInfo(
+        "push-t", "Push a T block to a goal pose with a disk (MuJoCo), under DR; scripted "
+        "multimodal expert for demonstrations",
+        lambda: _push_t().push_t_config(), lambda *a, **k: _push_t().PushTEnv(*a, **k))}
+
+
 def registry() -> dict[str, TaskInfo]:
-    return _quadrotor_tasks()
+    return {**_quadrotor_tasks(), **_manipulation_tasks()}
 
 
 def get_task(name: str) -> TaskInfo:
