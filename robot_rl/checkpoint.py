@@ -102,5 +102,29 @@ def deployed_act(actor):
     return act
 
 
-__all__ = ["STUDENT_KIND", "CheckpointError", "act_function", "build_policy", "deployed_act",
+CHUNK_KIND = "chunk_policy"   # diffusion / Gaussian chunk policies (push-t-bc)
+
+
+def save_chunk_checkpoint(path: str | Path, policy, cfg, spec, metrics: dict) -> None:
+    """Weights, architecture, training config, I/O spec and metrics of a chunk policy."""
+    from robot_rl.config import to_dict
+
+    torch.save({"kind": CHUNK_KIND, "policy": policy.state_dict(),
+                "policy_config": policy.config_dict(), "config": to_dict(cfg),
+                "spec": spec.to_dict(), "metrics": metrics}, path)
+
+
+def chunk_policy_from_checkpoint(ckpt: dict):
+    """Rebuild a chunk policy (CPU, eval mode) and its I/O spec from a loaded checkpoint."""
+    from policies.diffusion import chunk_policy_from_dict
+    from robot_rl.spec import IOSpec
+
+    if ckpt.get("kind") != CHUNK_KIND:
+        raise CheckpointError("not a chunk-policy checkpoint (from robot-rl train push-t-bc)")
+    policy = chunk_policy_from_dict(ckpt["policy_config"])
+    policy.load_state_dict(ckpt["policy"])
+    return policy.eval(), IOSpec.from_dict(ckpt["spec"])
+
+
+__all__ = ["CHUNK_KIND", "STUDENT_KIND", "chunk_policy_from_checkpoint", "save_chunk_checkpoint", "CheckpointError", "act_function", "build_policy", "deployed_act",
            "config_from_checkpoint", "deployed_actor", "load_checkpoint", "policy_from_checkpoint"]

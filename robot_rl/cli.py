@@ -12,9 +12,10 @@ from pathlib import Path
 def _cmd_tasks(args) -> int:
     from sim.tasks import registry
 
-    from robot_rl.envs import RESIDUAL_TASKS
+    from robot_rl.envs import CHUNK_TASKS, RESIDUAL_TASKS
 
-    tasks = {name: info.description for name, info in registry().items()} | RESIDUAL_TASKS
+    tasks = {name: info.description for name, info in registry().items()} | RESIDUAL_TASKS \
+        | CHUNK_TASKS
     for name, description in sorted(tasks.items()):
         print(f"{name:20s} {description}")
     print(f"{'gym:<ENV_ID>':20s} any Gymnasium env with a Box action space, e.g. gym:Pendulum-v1")
@@ -24,7 +25,7 @@ def _cmd_tasks(args) -> int:
 def _cmd_train(args) -> int:
     import torch
 
-    from robot_rl.config import build_config
+    from robot_rl.config import ChunkTrainConfig, build_config
     from robot_rl.envs import make_env
     from robot_rl.evaluate import evaluate
     from robot_rl.runners.on_policy import OnPolicyRunner
@@ -35,13 +36,17 @@ def _cmd_train(args) -> int:
         if flag is not None:
             overrides.append(f"{key}={flag}")
     cfg = build_config(args.task, [args.config] if args.config else [], overrides)
+    out = Path(args.out or f"runs/{args.task.replace(':', '_')}")
+    if isinstance(cfg, ChunkTrainConfig):
+        return _train_chunk_policy(args, cfg, out)
+    if args.data:
+        raise SystemExit(f"error: --data is for push-t-bc; {args.task} trains in simulation")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda asked for, but torch sees no CUDA device "
                          "(is this the CPU build of torch?)")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    out = Path(args.out or f"runs/{args.task.replace(':', '_')}")
     if cfg.distill is not None and cfg.distill.enabled:
         from robot_rl.teacher_student import run_pipeline
 
@@ -81,6 +86,46 @@ def _cmd_train(args) -> int:
         summary = export_checkpoint(out / "checkpoint.pt", out)
         print(f"exported {out}/policy.onnx (spec {summary['spec_hash'][:12]}, parity max diff "
               f"{max(summary['parity_max_abs_diff'].values()):.1e})")
+    return 0
+
+
+def _train_chunk_policy(args, cfg, out: Path) -> int:
+    """push-t-bc: behaviour cloning from a dataset, held-out evaluation, checkpoint."""
+    import torch
+
+    from robot_rl.algorithms.bc import train_bc
+    from robot_rl.checkpoint import save_chunk_checkpoint
+    from robot_rl.dataset import load_dataset
+    from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler
+    from robot_rl.plots import plot_curve
+    from sim.tasks.push_t import push_t_spec
+
+    if not args.data:
+        raise SystemExit(f"error: {cfg.task} learns from demonstrations: pass --data DATA "
+                         f"(record one with `robot-rl collect push-t --out DATA`)")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    data = load_dataset(args.data, expect_spec=push_t_spec(cfg.env))
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"training {cfg.task} from {args.data} ({data.num_episodes} episodes), output {out}/",
+          flush=True)
+    policy, stats = train_bc(data, cfg.bc, cfg.seed, cfg.device,
+                             log=lambda line: print(line, flush=True))
+    policy = policy.cpu()
+    metrics = {"task": cfg.task, "policy": policy.kind, "dataset": str(args.data), **stats}
+    if cfg.eval_episodes > 0:
+        result = evaluate_chunked(policy_sampler(policy, seed=cfg.seed), policy.obs_horizon,
+                                  policy.action_horizon, cfg.env, cfg.eval_episodes, cfg.seed)
+        metrics["eval"] = result
+        print(f"held-out eval ({result['episodes']} episodes): success "
+              f"{result['success_rate']:.2f}, median final keypoint error "
+              f"{100 * result['final_keypoint_err_median_m']:.1f} cm")
+    save_chunk_checkpoint(out / "checkpoint.pt", policy, cfg, data.spec, metrics)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_curve(stats["loss_curve"], "epoch", "training loss", f"{cfg.task} ({policy.kind})",
+               out / "training_curve.png")
+    print(f"done in {stats['train_seconds']:.0f} s of training: {out}/checkpoint.pt, "
+          f"{out}/metrics.json, {out}/training_curve.png")
     return 0
 
 
@@ -138,7 +183,7 @@ def _set_backend(env_cfg, backend: str | None, task: str):
 def _eval_onnx(args) -> dict:
     """Evaluate an exported policy through the deployment runtime."""
     from policies.runtime import PolicyRuntime, read_metadata
-    from robot_rl.config import build_config
+    from robot_rl.config import ChunkTrainConfig, build_config
     from robot_rl.envs import make_env
     from robot_rl.evaluate import evaluate
     from robot_rl.exporting import RuntimeActor
@@ -258,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--iterations", type=int, help="PPO iterations (runner.max_iterations)")
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--no-export", action="store_true", help="skip exporting policy.onnx")
+    t.add_argument("--data", help="demonstration dataset (push-t-bc), from robot-rl collect")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="config override, e.g. --set ppo.learning_rate=3e-4 (repeatable)")
     t.set_defaults(fn=_cmd_train)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from robot_rl.algorithms.bc import BCConfig
 from robot_rl.algorithms.distill import DistillConfig
 from robot_rl.algorithms.ppo import PPOConfig
 
@@ -54,6 +55,19 @@ class TrainConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     distill: Any = None           # DistillConfig: teacher -> recurrent student (adaptive)
+
+
+@dataclass
+class ChunkTrainConfig:
+    """Behaviour cloning of action-chunk policies from demonstrations (push-t-bc)."""
+
+    task: str = "push-t-bc"
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0              # torch CPU threads (0: torch's default)
+    env: Any = None               # the task's env config (held-out evaluation)
+    bc: BCConfig = field(default_factory=BCConfig)
+    eval_episodes: int = 100
 
 
 def _coerce(value: Any, current: Any, path: str) -> Any:
@@ -149,10 +163,12 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
-def default_config(task: str) -> TrainConfig:
+def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
     """The working default training config of a task."""
-    from robot_rl.envs import make_env_config
+    from robot_rl.envs import CHUNK_TASKS, make_env_config
 
+    if task in CHUNK_TASKS:
+        return ChunkTrainConfig(task=task, env=make_env_config(task))
     cfg = TrainConfig(task=task, env=make_env_config(task))
     if task.startswith("quadrotor-"):
         # Motor-level flight needs a long horizon and tens of millions of samples: held-out

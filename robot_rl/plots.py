@@ -64,3 +64,20 @@ def plot_distillation(history: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def plot_curve(values: list[float], xlabel: str, ylabel: str, title: str, path: Path) -> None:
+    """One training curve (e.g. the behaviour-cloning loss per epoch)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(range(1, len(values) + 1), values)
+    if values and min(values) > 0:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

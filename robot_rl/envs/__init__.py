@@ -15,6 +15,9 @@ class GymEnvConfig:
 
 
 RESIDUAL_TASKS = {"quadrotor-residual": "PID + learned residual (PPO) on quadrotor-hover, under DR"}
+# training tasks for action-chunk policies; their environment is push-t
+CHUNK_TASKS = {"push-t-bc": "push-t: diffusion (or Gaussian) policy cloned from demonstrations "
+               "(--data DATA)"}
 
 
 def make_env_config(task: str):
@@ -24,11 +27,13 @@ def make_env_config(task: str):
         from robot_rl.envs.residual import residual_config
 
         return residual_config()
+    if task in CHUNK_TASKS:
+        task = "push-t"
     import difflib
 
     from sim.tasks import registry
 
-    tasks = sorted(registry()) + sorted(RESIDUAL_TASKS)
+    tasks = sorted(registry()) + sorted(RESIDUAL_TASKS) + sorted(CHUNK_TASKS)
     if task not in tasks:
         hint = difflib.get_close_matches(task, tasks, n=1)
         did = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -49,6 +54,8 @@ def make_env(task: str, env_cfg, num_envs: int, device: str | torch.device = "cp
 
         env_type = QuadrotorEnv if deployed else ResidualEnv
         return env_type(env_cfg, num_envs, device=device, seed=seed)
+    if task in CHUNK_TASKS:
+        task = "push-t"
     if task.startswith("gym:"):
         from robot_rl.envs.gym_adapter import GymVecAdapter
 

@@ -1,0 +1,259 @@
+"""Diffusion policy: a denoiser over action chunks, DDPM training, DDIM sampling.
+
+The policy denoises a chunk of Tp actions given the last To observations (the
+horizons and normalization of policies/chunking.py), as in Chi et al. Denoisers:
+a 1D temporal conv U-Net with FiLM conditioning on the observations and the
+diffusion step, or a small MLP.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from policies.chunking import ChunkPolicyBase, check_horizons
+
+
+@dataclass
+class DiffusionConfig:
+    obs_horizon: int = 2              # To
+    pred_horizon: int = 16            # Tp
+    action_horizon: int = 8           # Ta
+    train_steps: int = 100            # DDPM steps
+    inference_steps: int = 8          # DDIM steps at deployment
+    denoiser: str = "unet"            # "unet" | "mlp"
+    down_dims: tuple[int, ...] = (64, 128, 256)
+    kernel_size: int = 5
+    n_groups: int = 8
+    step_embed_dim: int = 64
+    mlp_hidden: tuple[int, ...] = (256, 256, 256)
+    clip_sample: bool = True          # clip predicted clean chunks to [-1, 1]
+
+    def __post_init__(self):
+        if self.denoiser not in ("unet", "mlp"):
+            raise ValueError(f"denoiser must be 'unet' or 'mlp', not {self.denoiser!r}")
+        check_horizons(self.obs_horizon, self.pred_horizon, self.action_horizon)
+        if self.denoiser == "unet" and self.pred_horizon % 2 ** (len(self.down_dims) - 1):
+            raise ValueError(f"the U-Net halves the horizon {len(self.down_dims) - 1} times: "
+                             f"pred_horizon must be a multiple of "
+                             f"{2 ** (len(self.down_dims) - 1)}")
+        if not 1 <= self.inference_steps <= self.train_steps:
+            raise ValueError("inference_steps must be in [1, train_steps]")
+
+
+# -- noise schedule and samplers ---------------------------------------------------------
+class NoiseSchedule(nn.Module):
+    """DDPM forward process with the squared-cosine beta schedule (Nichol & Dhariwal)."""
+
+    def __init__(self, train_steps: int = 100, max_beta: float = 0.999):
+        super().__init__()
+        f = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+        betas = [min(1 - f((i + 1) / train_steps) / f(i / train_steps), max_beta)
+                 for i in range(train_steps)]
+        betas = torch.tensor(betas, dtype=torch.float64)
+        alphas_cumprod = torch.cumprod(1.0 - betas, 0)
+        self.train_steps = train_steps
+        self.register_buffer("betas", betas.float())
+        self.register_buffer("alphas_cumprod", alphas_cumprod.float())
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, t: [B] integer steps."""
+        ab = self.alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def ddim_timesteps(self, steps: int) -> list[int]:
+        """Evenly spaced training steps, descending, ending at 0 ("leading" spacing)."""
+        ratio = self.train_steps // steps
+        return [k * ratio for k in reversed(range(steps))]
+
+    def ddim_step(self, x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int,
+                  eta: float = 0.0, noise: torch.Tensor | None = None,
+                  clip: bool = True) -> torch.Tensor:
+        """One DDIM update from step t to t_prev (< 0: to the clean sample)."""
+        ab = self.alphas_cumprod[t]
+        ab_prev = self.alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones_like(ab)
+        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        if clip:
+            x0 = x0.clamp(-1.0, 1.0)
+            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+        sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
+        out = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp_min(0).sqrt() * eps
+        if eta > 0:
+            out = out + sigma * (noise if noise is not None else torch.randn_like(x))
+        return out
+
+    def ddpm_step(self, x: torch.Tensor, eps: torch.Tensor, t: int,
+                  noise: torch.Tensor | None = None, clip: bool = True) -> torch.Tensor:
+        """One ancestral DDPM update from t to t - 1 (posterior mean + its variance)."""
+        ab = self.alphas_cumprod[t]
+        ab_prev = self.alphas_cumprod[t - 1] if t > 0 else torch.ones_like(ab)
+        beta = self.betas[t]
+        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
+        if clip:
+            x0 = x0.clamp(-1.0, 1.0)
+        mean = (ab_prev.sqrt() * beta / (1 - ab)) * x0 \
+            + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab)) * x
+        if t == 0:
+            return mean
+        var = beta * (1 - ab_prev) / (1 - ab)
+        return mean + var.clamp_min(1e-20).sqrt() * (noise if noise is not None
+                                                      else torch.randn_like(x))
+
+
+# -- denoisers --------------------------------------------------------------------------
+class StepEmbedding(nn.Module):
+    """Sinusoidal embedding of the diffusion step followed by a small MLP."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.Mish(), nn.Linear(4 * dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        freq = torch.exp(torch.arange(half, device=t.device, dtype=torch.float32)
+                         * (-math.log(10000.0) / (half - 1)))
+        angle = t.float().reshape(-1, 1) * freq
+        return self.mlp(torch.cat((angle.sin(), angle.cos()), -1))
+
+
+class ConvBlock(nn.Sequential):
+    def __init__(self, cin: int, cout: int, kernel: int, groups: int):
+        super().__init__(nn.Conv1d(cin, cout, kernel, padding=kernel // 2),
+                         nn.GroupNorm(groups, cout), nn.Mish())
+
+
+class FiLMResBlock(nn.Module):
+    """Two conv blocks; the condition scales and shifts the channels in between."""
+
+    def __init__(self, cin: int, cout: int, cond_dim: int, kernel: int, groups: int):
+        super().__init__()
+        self.first = ConvBlock(cin, cout, kernel, groups)
+        self.second = ConvBlock(cout, cout, kernel, groups)
+        self.film = nn.Sequential(nn.Mish(), nn.Linear(cond_dim, 2 * cout))
+        self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(cond).unsqueeze(-1).chunk(2, dim=1)
+        h = self.first(x) * scale + shift
+        return self.second(h) + self.skip(x)
+
+
+class ConditionalUnet1D(nn.Module):
+    """1D temporal U-Net over [B, Tp, Da] chunks, FiLM-conditioned on (step, observations)."""
+
+    def __init__(self, action_dim: int, cond_dim: int, cfg: DiffusionConfig):
+        super().__init__()
+        k, g = cfg.kernel_size, cfg.n_groups
+        self.step_embed = StepEmbedding(cfg.step_embed_dim)
+        c = cfg.step_embed_dim + cond_dim
+        dims = (action_dim,) + tuple(cfg.down_dims)
+        pairs = list(zip(dims[:-1], dims[1:]))
+        self.down = nn.ModuleList()
+        for i, (a, b) in enumerate(pairs):
+            last = i == len(pairs) - 1
+            self.down.append(nn.ModuleList([
+                FiLMResBlock(a, b, c, k, g), FiLMResBlock(b, b, c, k, g),
+                nn.Identity() if last else nn.Conv1d(b, b, 3, stride=2, padding=1)]))
+        mid = dims[-1]
+        self.mid = nn.ModuleList([FiLMResBlock(mid, mid, c, k, g), FiLMResBlock(mid, mid, c, k, g)])
+        self.up = nn.ModuleList()
+        for a, b in reversed(pairs[1:]):      # each level undoes one downsampling
+            self.up.append(nn.ModuleList([
+                FiLMResBlock(2 * b, a, c, k, g), FiLMResBlock(a, a, c, k, g),
+                nn.ConvTranspose1d(a, a, 4, stride=2, padding=1)]))
+        start = cfg.down_dims[0]
+        self.final = nn.Sequential(ConvBlock(start, start, k, g), nn.Conv1d(start, action_dim, 1))
+
+    def forward(self, sample: torch.Tensor, t: torch.Tensor, obs_cond: torch.Tensor):
+        cond = torch.cat((self.step_embed(t), obs_cond), -1)
+        x = sample.transpose(1, 2)          # [B, Da, Tp]
+        skips = []
+        for block1, block2, down in self.down:
+            x = block2(block1(x, cond), cond)
+            skips.append(x)
+            x = down(x)
+        for block in self.mid:
+            x = block(x, cond)
+        for block1, block2, up in self.up:
+            x = torch.cat((x, skips.pop()), dim=1)
+            x = up(block2(block1(x, cond), cond))
+        return self.final(x).transpose(1, 2)
+
+
+class MLPDenoiser(nn.Module):
+    """The small variant: an MLP over the flattened chunk, step embedding and observations."""
+
+    def __init__(self, action_dim: int, cond_dim: int, cfg: DiffusionConfig):
+        super().__init__()
+        self.shape = (cfg.pred_horizon, action_dim)
+        self.step_embed = StepEmbedding(cfg.step_embed_dim)
+        layers, width = [], cfg.pred_horizon * action_dim + cfg.step_embed_dim + cond_dim
+        for h in cfg.mlp_hidden:
+            layers += [nn.Linear(width, h), nn.Mish()]
+            width = h
+        layers.append(nn.Linear(width, cfg.pred_horizon * action_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, sample: torch.Tensor, t: torch.Tensor, obs_cond: torch.Tensor):
+        x = torch.cat((sample.flatten(1), self.step_embed(t), obs_cond), -1)
+        return self.net(x).view(-1, *self.shape)
+
+
+# -- the policy -------------------------------------------------------------------------
+class DiffusionPolicy(ChunkPolicyBase):
+    """Normalizers + denoiser + schedule: `loss` for training, `sample` for acting."""
+
+    kind = "diffusion"
+
+    def __init__(self, obs_dim: int, action_dim: int, cfg: DiffusionConfig):
+        super().__init__(obs_dim, action_dim, cfg.obs_horizon, cfg.pred_horizon,
+                         cfg.action_horizon)
+        self.cfg = cfg
+        cond_dim = cfg.obs_horizon * obs_dim
+        net = ConditionalUnet1D if cfg.denoiser == "unet" else MLPDenoiser
+        self.denoiser = net(action_dim, cond_dim, cfg)
+        self.schedule = NoiseSchedule(cfg.train_steps)
+
+    def loss(self, obs_hist: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Noise-prediction MSE for raw [B, To, Do] observations and [B, Tp, Da] actions."""
+        x0 = self.normalize_actions(actions)
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, self.schedule.train_steps, (x0.shape[0],), device=x0.device)
+        eps = self.denoiser(self.schedule.add_noise(x0, noise, t), t, self.condition(obs_hist))
+        return (eps - noise).square().mean()
+
+    @torch.no_grad()
+    def sample(self, obs_hist: torch.Tensor, noise: torch.Tensor | None = None,
+               steps: int | None = None, eta: float = 0.0) -> torch.Tensor:
+        """DDIM sample a raw action chunk [B, Tp, Da] (deterministic given `noise` at eta 0)."""
+        cond = self.condition(obs_hist)
+        x = noise if noise is not None else torch.randn(
+            obs_hist.shape[0], self.cfg.pred_horizon, self.action_dim, device=obs_hist.device)
+        times = self.schedule.ddim_timesteps(steps or self.cfg.inference_steps)
+        for i, t in enumerate(times):
+            t_prev = times[i + 1] if i + 1 < len(times) else -1
+            tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+            eps = self.denoiser(x, tt, cond)
+            x = self.schedule.ddim_step(x, eps, t, t_prev, eta, clip=self.cfg.clip_sample)
+        return self.unnormalize_actions(x)
+
+    def config_dict(self) -> dict:
+        return {"kind": self.kind, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
+                "diffusion": asdict(self.cfg)}
+
+
+def chunk_policy_from_dict(d: dict) -> ChunkPolicyBase:
+    """Rebuild a diffusion or Gaussian chunk policy from its config_dict()."""
+    if d.get("kind") == "gaussian_bc":
+        from policies.gaussian_bc import GaussianChunkPolicy
+
+        return GaussianChunkPolicy(d["obs_dim"], d["action_dim"], d["obs_horizon"],
+                                   d["pred_horizon"], d["action_horizon"], tuple(d["hidden"]))
+    cfg = dict(d["diffusion"])
+    for k in ("down_dims", "mlp_hidden"):
+        cfg[k] = tuple(cfg[k])
+    return DiffusionPolicy(d["obs_dim"], d["action_dim"], DiffusionConfig(**cfg))
