@@ -70,48 +70,59 @@ def read_metadata(path: str | Path) -> tuple[dict, "object"]:
     return meta, model
 
 
+def verified_model(path: Path, expected_spec_hash: str | None = None):
+    """(metadata, model, spec) of a robot_rl ONNX file whose weights hash and spec hash
+    check out, and whose spec a robot with `expected_spec_hash` accepts."""
+    meta, model = read_metadata(path)
+    name = str(path)
+    if weights_sha256(model) != meta["weights_sha256"]:
+        raise PolicyLoadError(f"{name!r}: weights hash does not match its metadata; the "
+                              "file was modified after export (tampered or corrupted)")
+    try:
+        spec = IOSpec.from_json(meta["spec"])
+    except (ValueError, json.JSONDecodeError) as e:
+        raise PolicyLoadError(f"{name!r}: malformed I/O spec in metadata ({e})") from None
+    if spec.spec_hash != meta["spec_hash"]:
+        raise PolicyLoadError(f"{name!r}: I/O spec in metadata does not match its hash "
+                              "(tampered metadata)")
+    if expected_spec_hash is not None and expected_spec_hash not in spec.accepted_robot_hashes():
+        raise SpecMismatchError(
+            f"{name!r} was exported for I/O spec {spec.spec_hash[:12]} ({spec.name}), but "
+            f"this robot expects {expected_spec_hash[:12]}; retrain or export for this "
+            "robot's spec")
+    return meta, model, spec
+
+
+def make_session(model, name: str, threads: int = 1):
+    """A sequential CPU onnxruntime session with `threads` intra-op threads."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(model.SerializeToString(), opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise PolicyLoadError(f"{name!r}: onnxruntime cannot load the graph ({e})") from None
+
+
 class PolicyRuntime:
     """A deployed policy: `reset()` between episodes, `act(obs)` every control step."""
 
     def __init__(self, path: str | Path, expected_spec_hash: str | None = None,
                  threads: int = 1):
-        import onnxruntime as ort
-
         self.path = Path(path)
-        meta, model = read_metadata(self.path)
-        name = str(self.path)
-        if weights_sha256(model) != meta["weights_sha256"]:
-            raise PolicyLoadError(f"{name!r}: weights hash does not match its metadata; the "
-                                  "file was modified after export (tampered or corrupted)")
-        try:
-            self.spec = IOSpec.from_json(meta["spec"])
-        except (ValueError, json.JSONDecodeError) as e:
-            raise PolicyLoadError(f"{name!r}: malformed I/O spec in metadata ({e})") from None
-        if self.spec.spec_hash != meta["spec_hash"]:
-            raise PolicyLoadError(f"{name!r}: I/O spec in metadata does not match its hash "
-                                  "(tampered metadata)")
-        if expected_spec_hash is not None and \
-                expected_spec_hash not in self.spec.accepted_robot_hashes():
-            raise SpecMismatchError(
-                f"{name!r} was exported for I/O spec {self.spec.spec_hash[:12]} "
-                f"({self.spec.name}), but this robot expects {expected_spec_hash[:12]}; "
-                "retrain or export for this robot's spec")
+        meta, model, self.spec = verified_model(self.path, expected_spec_hash)
         self.metadata = meta
         self.task = meta["task"]
         self.kind = meta["policy_kind"]
         self.obs_dim, self.action_dim = self.spec.obs_dim, self.spec.action_dim
         self.state_size = self.spec.recurrent_state_sizes[0] if self.spec.recurrent_state_sizes \
             else 0
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(threads))
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(model.SerializeToString(), opts,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise PolicyLoadError(f"{name!r}: onnxruntime cannot load the graph ({e})") from None
+        self.session = make_session(model, str(self.path), threads)
         self._check_io()
         self._h: np.ndarray | None = None
         self._bind_single()
@@ -187,7 +198,8 @@ class PolicyRuntime:
 
 
 __all__ = ["NonFiniteObservationError", "PolicyLoadError", "PolicyRuntime", "SpecMismatchError",
-           "non_finite_error", "open_policy", "read_metadata"]
+           "make_session", "non_finite_error", "open_policy", "read_metadata",
+           "verified_model"]
 
 
 def open_policy(ref: str | Path, expected_spec_hash: str | None = None, rate_hz: float = 100.0):

@@ -126,6 +126,13 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
                out / "training_curve.png")
     print(f"done in {stats['train_seconds']:.0f} s of training: {out}/checkpoint.pt, "
           f"{out}/metrics.json, {out}/training_curve.png")
+    if not args.no_export:
+        from robot_rl.exporting import export_checkpoint
+
+        summary = export_checkpoint(out / "checkpoint.pt", out)
+        parity = ", ".join(f"{k} {v:.1e}" for k, v in summary["parity_max_abs_diff"].items())
+        print(f"exported {', '.join(summary['files'])} to {out}/ (parity max |torch - onnx|: "
+              f"{parity})")
     return 0
 
 
@@ -134,10 +141,15 @@ def _cmd_export(args) -> int:
 
     summary = export_checkpoint(args.checkpoint, args.out, c=args.c)
     parity = ", ".join(f"{k} {v:.1e}" for k, v in summary["parity_max_abs_diff"].items())
-    print(f"wrote {args.out}/policy.onnx and {args.out}/policy.json"
-          + (f" and {args.out}/c/" if args.c else ""))
+    files = [Path(f).name for k, f in summary["files"].items() if k != "c"]
+    print(f"wrote {', '.join(files)} and policy.json to {args.out}/"
+          + (" and C sources to c/" if args.c and "c_skipped" not in summary else ""))
+    if "c_skipped" in summary:
+        print(f"no C export: {summary['c_skipped']}")
+    weights = summary["weights_sha256"]
+    weights = weights if isinstance(weights, str) else weights["policy.onnx"]
     print(f"task {summary['task']}, spec {summary['spec_hash'][:12]}, weights "
-          f"{summary['weights_sha256'][:12]}; parity max |torch - onnx|: {parity}")
+          f"{weights[:12]}; parity max |torch - onnx|: {parity}")
     return 0
 
 

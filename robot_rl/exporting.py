@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robot_rl.checkpoint import (deployed_act, deployed_actor, load_checkpoint,
-                                 policy_from_checkpoint)
+from robot_rl.checkpoint import (CHUNK_KIND, chunk_policy_from_checkpoint, deployed_act,
+                                 deployed_actor, load_checkpoint, policy_from_checkpoint)
 from robot_rl.envs import make_env
 
 
@@ -37,6 +37,8 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = Fal
     from policies.export import export_onnx, spec_with_state
 
     ckpt = load_checkpoint(checkpoint)
+    if ckpt.get("kind") == CHUNK_KIND:
+        return export_chunk_checkpoint(ckpt, checkpoint, out_dir, c)
     policy, cfg = policy_from_checkpoint(ckpt)
     env = make_env(cfg.task, cfg.env, 1, deployed=True)
     actor = deployed_actor(policy, cfg)
@@ -63,6 +65,23 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = Fal
     return summary
 
 
+def export_chunk_checkpoint(ckpt: dict, checkpoint, out_dir: str | Path, c: bool = False) -> dict:
+    """A diffusion / Gaussian chunk policy: policy.onnx (+ denoiser.onnx) and policy.json."""
+    from policies.chunk_export import export_chunk_policy
+
+    policy, spec = chunk_policy_from_checkpoint(ckpt)
+    out = Path(out_dir)
+    summary = export_chunk_policy(policy, spec, out, task=ckpt["config"]["task"],
+                                  config=ckpt["config"])
+    summary.update({"checkpoint": str(checkpoint), "metrics": {
+        k: v for k, v in ckpt.get("metrics", {}).items() if k != "loss_curve"}})
+    summary["files"] = {k: str(out / k) for k in summary["files"]}
+    if c:
+        summary["c_skipped"] = "chunk policies are exported to ONNX only"
+    (out / "policy.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
 class RuntimeActor:
     """Batched torch-in/torch-out wrapper around PolicyRuntime for simulator evaluation.
 
@@ -85,4 +104,5 @@ class RuntimeActor:
         return torch.from_numpy(np.ascontiguousarray(action)).to(obs.device)
 
 
-__all__ = ["RuntimeActor", "collect_sim_observations", "export_checkpoint"]
+__all__ = ["RuntimeActor", "collect_sim_observations", "export_checkpoint",
+           "export_chunk_checkpoint"]

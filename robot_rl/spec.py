@@ -54,9 +54,10 @@ class IOSpec:
         return sum(f.size for f in self.actions)
 
     def robot_interface(self) -> "IOSpec":
-        """The spec without the policy's own recurrent state: what a robot that does not
-        run the policy itself (a simulator, a companion-mode board) advertises."""
-        return replace(self, recurrent_state_sizes=())
+        """The spec without the policy's own recurrent state and action chunking: what a
+        robot that does not run the policy itself (a simulator, a companion-mode board)
+        advertises; it takes one action per control step."""
+        return replace(self, recurrent_state_sizes=(), action_chunk=1)
 
     def accepted_robot_hashes(self) -> tuple[str, ...]:
         """Robot spec hashes this policy may run against: its own (a board running this
