@@ -2,6 +2,8 @@
 
 Ctrl-C / SIGTERM, a lost link or a safety disarm end the run cleanly: the
 robot is disarmed (where the link still works), the log is flushed and closed.
+Action-chunk policies (diffusion, Gaussian BC) run through ChunkedActor:
+inference overlaps execution, and late actions are dropped and counted.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ import numpy as np
 
 from hardware.control_loop import StopFlag, request_realtime, run_fixed_rate
 from hardware.flight_log import FlightLog
-from hardware.observations import QuadrotorObservation
+from hardware.chunked import ChunkedActor
+from hardware.observations import deploy_task
 from hardware.robot import Robot
 from hardware.safety import SafetyConfig, SafetyLayer
 from hardware.transport import LinkError
-
-SETTLE_S = 2.0   # pos_err_rms_m is measured after this much flight
-
 
 @dataclass
 class DeployConfig:
@@ -52,19 +52,20 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
     end_reason = "duration reached"
     try:
         info = robot.connect(expected_spec_hash=spec.accepted_robot_hashes())
-        obs_builder = QuadrotorObservation(spec, cfg.setpoint)
-        safe_action = [spec.actions[0].low] * spec.action_dim
+        task = deploy_task(spec, cfg.setpoint)
+        safe_action = task.fixed_safe_action
         safety = SafetyLayer(spec, safe_action, cfg.safety)
+        chunked = ChunkedActor(runtime, period) if hasattr(runtime, "action_horizon") else None
         log = FlightLog(log_path, {
             "robot_url": cfg.robot, "robot_info": info.__dict__, "policy": str(cfg.policy),
             "policy_metadata": {k: v for k, v in runtime.metadata.items() if k != "spec"},
             "spec": spec.to_dict(), "rate_hz": rate, "setpoint": list(cfg.setpoint),
             "realtime": rt_note, "safe_action": safe_action})
         robot.wait_state(2.0)
-        obs_builder.record_action(safe_action)
+        task.record_action(safe_action)
         robot.arm()
         log.event("armed")
-        pos_sq, lost = [], {"reason": None}
+        lost = {"reason": None}
         last_rx = {"cycle": 0}
         t0 = time.perf_counter()
 
@@ -85,29 +86,36 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             age = state.age() if state else None
             if age is not None and age > cfg.loss_periods * period:
                 return link_lost(f"no state for {cfg.loss_periods} periods: link lost", cycle)
-            obs = obs_builder(state.values) if state else None
+            obs = task.observe(state.values) if state else None
             t_pol = time.perf_counter()
             action = None
             events = []
-            if obs is not None:
+            if obs is not None and chunked is not None:
+                if np.isfinite(obs).all():
+                    action, chunk_events = chunked.act(obs)
+                    events += chunk_events
+                else:
+                    events.append("non_finite_observation")
+            elif obs is not None:
                 try:
                     action = runtime.act(obs)
                 except NonFiniteObservationError:
                     events.append("non_finite_observation")
             timing.policy_us.append((time.perf_counter() - t_pol) * 1e6)
-            pos_err = obs[0:3] if obs is not None else None
-            tilt_cos = float(obs[11]) if obs is not None else None
+            pos_err, tilt_cos = task.safety_inputs(obs)
+            hold = task.safe_action(obs)
+            if hold is not None:
+                safety.safe_action = hold
             safe, safety_events = safety.filter(action, age, period, pos_err, tilt_cos)
             events += safety_events
             try:
                 robot.send_command(safe.tolist())
             except LinkError as e:
                 return link_lost(f"link lost: {e}", cycle)
-            obs_builder.record_action(safe)
+            task.record_action(safe)
             timing.read_to_write_us.append((time.perf_counter() - t_read) * 1e6)
             t_flight = now - t0
-            if pos_err is not None and t_flight >= SETTLE_S:
-                pos_sq.append(float(np.dot(pos_err, pos_err)))
+            task.track(obs, t_flight)
             hil = robot.take_hil_pairs()
             log.cycle({"cycle": cycle, "t": t_flight, **({"hil": hil} if hil is not None else {}),
                        "state": list(state.values) if state else None, "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
@@ -116,6 +124,9 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
                        "events": events, "link": robot.link_counters})
             for e in events:
                 log.event(e, {"cycle": cycle})
+            if chunked is not None:
+                while chunked.chunk_log:
+                    log.event("chunk", {"cycle": cycle, **chunked.chunk_log.pop(0)})
             if progress and cycle % max(1, int(rate)) == 0:
                 progress(cycle, t_flight, pos_err, timing)
             if safety.disarm_requested:
@@ -133,7 +144,8 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             **timing.summary(), "end_reason": end_reason, "rate_hz": rate,
             "frames_rejected": robot.transport.rejected,
             "safety_interventions": safety.interventions, "safety_events": dict(safety.counts),
-            "pos_err_rms_m": float(np.sqrt(np.mean(pos_sq))) if pos_sq else None,
+            **task.summary(),
+            **({"chunked": chunked.counters()} if chunked is not None else {}),
             "ended_at_unix": ended_at,
             "link_silent_s_at_stop": lost.get("silent_s"),  # since the last frame from the robot
             "link_loss_detect_cycles": lost.get("cycles"),  # cycles from last frame to stop

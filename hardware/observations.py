@@ -42,3 +42,98 @@ class QuadrotorObservation:
     def record_action(self, action) -> None:
         """The action actually sent (after the safety layer): next step's prev_action."""
         self.prev_action = np.asarray(action, np.float32)
+
+
+class QuadrotorTask:
+    """What deploy needs to know about a quadrotor: its observation, the safety inputs
+    (position error, tilt), the safe action (motors off) and the hover error metric."""
+
+    settle_s = 2.0   # pos_err_rms_m is measured after this much flight
+
+    def __init__(self, spec: IOSpec, setpoint=(0.0, 0.0, 1.5)):
+        self.observation = QuadrotorObservation(spec, setpoint)
+        self.fixed_safe_action = [spec.actions[0].low] * spec.action_dim
+        self._pos_sq: list[float] = []
+
+    def observe(self, state) -> np.ndarray:
+        return self.observation(state)
+
+    def record_action(self, action) -> None:
+        self.observation.record_action(action)
+
+    def safety_inputs(self, obs):
+        return (obs[0:3], float(obs[11])) if obs is not None else (None, None)
+
+    def safe_action(self, obs) -> np.ndarray | None:
+        return None          # the fixed one
+
+    def track(self, obs, t: float) -> None:
+        if obs is not None and t >= self.settle_s:
+            self._pos_sq.append(float(np.dot(obs[0:3], obs[0:3])))
+
+    def summary(self) -> dict:
+        return {"pos_err_rms_m": float(np.sqrt(np.mean(self._pos_sq))) if self._pos_sq
+                else None}
+
+
+class PushTTask:
+    """push-t: the state is the observation; the safe action holds the pusher where it
+    is; the summary says whether and when the block reached the goal pose."""
+
+    def __init__(self, spec: IOSpec):
+        from sim.mujoco.push_t import WORKSPACE_M
+        from sim.tasks.push_t import PUSH_T_OBS, PushTTaskConfig
+
+        names = tuple(f.name for f in spec.observations)
+        if names != tuple(f.name for f in PUSH_T_OBS):
+            raise ValueError(f"spec {spec.name!r} observes {names}, not push-t's")
+        self.spec, self.workspace = spec, WORKSPACE_M
+        self.task_cfg = PushTTaskConfig(control_rate_hz=spec.control_rate_hz)
+        self.fixed_safe_action = [0.0] * spec.action_dim
+        self.first_success_s: float | None = None
+        self.last_err: tuple[float, float] | None = None
+
+    def observe(self, state) -> np.ndarray:
+        s = np.asarray(state, np.float32)
+        if s.shape != (self.spec.obs_dim,):
+            raise ValueError(f"push-t state must have {self.spec.obs_dim} values, got {s.shape}")
+        return s
+
+    def record_action(self, action) -> None:
+        pass
+
+    def safety_inputs(self, obs):
+        return None, None
+
+    def safe_action(self, obs) -> np.ndarray | None:
+        """Hold: the pusher's own position as its setpoint."""
+        if obs is None or not np.isfinite(obs[0:2]).all():
+            return None
+        return np.clip(obs[0:2] / self.workspace, -1.0, 1.0).astype(np.float32)
+
+    def track(self, obs, t: float) -> None:
+        if obs is None or not np.isfinite(obs).all():
+            return
+        from sim.tasks.push_t import wrap_angle
+
+        goal = self.task_cfg.goal
+        pos_err = float(np.hypot(obs[2] - goal[0], obs[3] - goal[1]))
+        ang_err = float(abs(wrap_angle(np.arctan2(obs[5], obs[4]) - goal[2])))
+        self.last_err = (pos_err, ang_err)
+        if self.first_success_s is None and pos_err <= self.task_cfg.success_pos_m \
+                and ang_err <= np.radians(self.task_cfg.success_angle_deg):
+            self.first_success_s = t
+
+    def summary(self) -> dict:
+        pos, ang = self.last_err or (None, None)
+        return {"success": self.first_success_s is not None,
+                "time_to_success_s": self.first_success_s,
+                "final_block_pos_err_m": pos,
+                "final_block_angle_err_deg": float(np.degrees(ang)) if ang is not None else None}
+
+
+def deploy_task(spec: IOSpec, setpoint=(0.0, 0.0, 1.5)):
+    """The deploy-side task for a spec: QuadrotorTask or PushTTask."""
+    if spec.name.startswith("push-t"):
+        return PushTTask(spec)
+    return QuadrotorTask(spec, setpoint)

@@ -10,11 +10,21 @@ from hardware.flight_log import read_log
 
 
 def policy_regression(log: dict, policy_path: str) -> float:
-    """Largest |action| difference between the policy now and the raw actions logged."""
+    """Largest |action| difference between the policy now and the raw actions logged
+    (for an action-chunk policy: every logged chunk, recomputed from its logged
+    observation history and noise)."""
     from policies.runtime import open_policy
 
     runtime = open_policy(policy_path, rate_hz=(log["info"] or {}).get("rate_hz") or 100.0)
     worst = 0.0
+    if hasattr(runtime, "action_horizon"):
+        for e in log["events"]:
+            if e.get("event") != "chunk":
+                continue
+            chunk = runtime.chunk(np.asarray([e["obs_hist"]], np.float32),
+                                  np.asarray([e["noise"]], np.float32))[0]
+            worst = max(worst, float(np.abs(chunk - np.asarray(e["actions"])).max()))
+        return worst
     for c in log["cycles"]:
         if c["obs"] is None or c["raw_action"] is None:
             continue
@@ -90,6 +100,33 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     return np.asarray(logged), np.asarray(sim)
 
 
+def resimulate_push_t(log: dict, horizon_s: float = 1.0):
+    """(logged block poses, re-simulated block poses) [N, 3] (x, y, yaw) for a push-t log:
+    the logged pusher setpoints drive the nominal MuJoCo scene, re-anchored to the
+    logged state (at rest: velocities are not measured) every `horizon_s`."""
+    from hardware.sim_robot import SimPushTBody
+
+    cycles = [c for c in log["cycles"] if c["state"] is not None]
+    if len(cycles) < 2:
+        raise ValueError("log has fewer than two cycles with a state; nothing to re-simulate")
+    rate = (log["info"] or {}).get("rate_hz", 10.0)
+    body = SimPushTBody(rate)
+    body.held = False
+    env = body.env
+    every = max(1, round(horizon_s * rate))
+    pose = lambda s: [s[2], s[3], float(np.arctan2(s[5], s[4]))]  # noqa: E731
+    logged, sim = [], []
+    for i, c in enumerate(cycles):
+        if i % every == 0:
+            env.sim.state[0] = 0.0
+            env.sim.state[0, env.sim.qpos] = [c["state"][0], c["state"][1], *pose(c["state"])]
+        logged.append(pose(c["state"]))
+        sim.append(pose(body.state()))
+        body.step(c["action"])
+    logged, sim = np.asarray(logged), np.asarray(sim)
+    return logged, sim
+
+
 def replay(path: str | Path, policy: str | None = None, plot: str | None = None) -> dict:
     log = read_log(path)
     if not log["cycles"]:
@@ -106,13 +143,61 @@ def replay(path: str | Path, policy: str | None = None, plot: str | None = None)
     else:
         result["max_action_diff"] = None
         result["policy_note"] = f"policy {policy!r} not found; pass --policy"
-    logged, sim = resimulate(log)
-    result["resim_pos_rmse_m"] = float(np.sqrt(np.mean(np.sum((logged - sim) ** 2, -1))))
-    result["resim_final_pos_err_m"] = float(np.linalg.norm(logged[-1] - sim[-1]))
+    push_t = str((info.get("spec") or {}).get("name", "")).startswith("push-t")
+    logged, sim = resimulate_push_t(log) if push_t else resimulate(log)
+    err = logged[:, :2] - sim[:, :2] if push_t else logged - sim
+    result["resim_pos_rmse_m"] = float(np.sqrt(np.mean(np.sum(err ** 2, -1))))
+    result["resim_final_pos_err_m"] = float(np.linalg.norm(err[-1]))
+    if push_t:
+        from sim.tasks.push_t import wrap_angle
+
+        yaw = np.degrees(np.abs(wrap_angle(logged[:, 2] - sim[:, 2])))
+        result["resim_yaw_rmse_deg"] = float(np.sqrt(np.mean(yaw ** 2)))
+        result.update({k: v for k, v in _chunk_counts(log).items()})
     if plot:
-        plot_log(log, logged, sim, plot)
+        (plot_push_t_log if push_t else plot_log)(log, logged, sim, plot)
         result["plot"] = str(plot)
     return result
+
+
+def _chunk_counts(log: dict) -> dict:
+    chunks = [e for e in log["events"] if e.get("event") == "chunk"]
+    return {"chunks": len(chunks), "late_actions_dropped": sum(e["late"] for e in chunks)}
+
+
+def plot_push_t_log(log: dict, logged: np.ndarray, sim: np.ndarray, out: str | Path) -> None:
+    """Top view of the pusher and block paths (logged and re-simulated), and the block's
+    distance and yaw error to the goal over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.tasks.push_t import PushTTaskConfig, wrap_angle
+
+    goal = PushTTaskConfig().goal
+    cycles = [c for c in log["cycles"] if c["state"] is not None]
+    t = np.asarray([c["t"] for c in cycles])
+    pusher = np.asarray([c["state"][0:2] for c in cycles])
+    target = np.asarray([c["action"] for c in cycles]) * 0.25
+    fig, ax = plt.subplots(1, 2, figsize=(12, 5))
+    ax[0].plot(pusher[:, 0], pusher[:, 1], lw=0.8, label="pusher")
+    ax[0].plot(target[:, 0], target[:, 1], ".", ms=2, label="pusher setpoints")
+    ax[0].plot(logged[:, 0], logged[:, 1], lw=2, label="block (logged)")
+    ax[0].plot(sim[:, 0], sim[:, 1], "--", label="block (re-simulated)")
+    ax[0].plot(goal[0], goal[1], "k*", ms=12, label="goal")
+    ax[0].set(title="top view (m)", aspect="equal", xlim=(-0.3, 0.3), ylim=(-0.3, 0.3))
+    ax[0].legend(fontsize=7)
+    ax[1].plot(t, np.hypot(logged[:, 0] - goal[0], logged[:, 1] - goal[1]) * 100,
+               label="position error (cm)")
+    ax[1].plot(t, np.degrees(np.abs(wrap_angle(logged[:, 2] - goal[2]))) / 10,
+               label="yaw error (10 deg)")
+    ax[1].set(title="block to goal", xlabel="t (s)")
+    ax[1].legend(fontsize=8)
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
 
 
 def plot_log(log: dict, logged: np.ndarray, sim: np.ndarray, out: str | Path) -> None:
@@ -151,4 +236,5 @@ def plot_log(log: dict, logged: np.ndarray, sim: np.ndarray, out: str | Path) ->
     plt.close(fig)
 
 
-__all__ = ["firmware_parity", "plot_log", "policy_regression", "replay", "resimulate"]
+__all__ = ["firmware_parity", "plot_log", "plot_push_t_log", "policy_regression", "replay",
+           "resimulate", "resimulate_push_t"]

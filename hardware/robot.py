@@ -4,6 +4,7 @@
                                                                  simulated robot over a pty
                                                                  (backend: torch|mujoco|pybullet)
     sim+udp://quadrotor[?key=HEX]                                the same over UDP
+    sim://push-t[?seed=0&rate=10]                                simulated push-t (MuJoCo)
     serial:///dev/ttyUSB0[?baud=921600]                          a robot on a serial port
     hil://firmware/build/fw_host[?mode=onboard|companion]        firmware in the loop (POSIX)
     hil+udp://firmware/build/fw_host[?key=HEX]                   the same over (signed) UDP
@@ -64,9 +65,10 @@ class Robot:
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
         key = bytes.fromhex(q["key"]) if "key" in q else None
         if u.scheme in ("sim", "sim+udp"):
-            if u.netloc != "quadrotor":
+            if u.netloc not in ("quadrotor", "push-t"):
                 raise RobotError(f"unknown simulated robot {u.netloc!r} in {url!r}; available: "
-                                 "sim://quadrotor")
+                                 "sim://quadrotor, sim://push-t")
+            q["robot"] = u.netloc
             return cls._spawn_sim(url, q, udp=u.scheme == "sim+udp", key=key)
         if u.scheme in ("hil", "hil+qemu", "hil+udp"):
             from hardware.hil import HilRobot
@@ -79,14 +81,15 @@ class Robot:
             if not u.hostname or not u.port:
                 raise RobotError(f"udp URL needs host and port, e.g. udp://127.0.0.1:9000")
             return cls(UdpTransport((u.hostname, u.port), key=key), url, key=key)
-        raise RobotError(f"unsupported robot URL {url!r}; use sim://quadrotor, "
+        raise RobotError(f"unsupported robot URL {url!r}; use sim://quadrotor, sim://push-t, "
                          "serial:///dev/ttyUSB0?baud=921600 or udp://HOST:PORT")
 
     @classmethod
     def _spawn_sim(cls, url: str, q: dict, udp: bool, key: bytes | None) -> "Robot":
         args = [sys.executable, "-m", "hardware.sim_robot"]
         args += ["--udp", "127.0.0.1:0"] if udp else ["--pty"]
-        for name in ("preset", "rate", "start", "backend", "command-timeout", "disarm-timeout"):
+        for name in ("robot", "seed", "preset", "rate", "start", "backend", "command-timeout",
+                     "disarm-timeout"):
             if name in q or name.replace("-", "_") in q:
                 args += [f"--{name}", q.get(name, q.get(name.replace("-", "_")))]
         if key is not None:

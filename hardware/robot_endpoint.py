@@ -43,6 +43,7 @@ class RobotEndpoint:
     failsafe: p.Failsafe = p.Failsafe.NONE
     action: list[float] = field(default_factory=list)
     last_command_time: float | None = None
+    commanded: bool = False
     counters: dict = field(default_factory=lambda: {k: 0 for k in p.STATUS_COUNTERS})
 
     def __post_init__(self):
@@ -102,6 +103,7 @@ class RobotEndpoint:
         self.armed, self.failsafe = True, p.Failsafe.NONE
         self.last_command_time = now
         self.action = list(self.safe_action)
+        self.commanded = False
         return self._ack(frame)
 
     def _command(self, frame: p.Frame, now: float):
@@ -115,6 +117,7 @@ class RobotEndpoint:
             return []
         self.counters["commands"] += 1
         self.action = list(values)
+        self.commanded = True
         self.last_command_time = now
         if self.failsafe == p.Failsafe.SAFE_ACTION:
             self.failsafe = p.Failsafe.NONE
@@ -136,6 +139,12 @@ class RobotEndpoint:
             self.counters["safe_action_events"] += 1
             return True
         return False
+
+    @property
+    def holding(self) -> bool:
+        """True while the safe action applies: not armed, failsafe, or armed but no command
+        yet (a robot whose safe action is "hold still" holds its pose then)."""
+        return not self.armed or self.failsafe != p.Failsafe.NONE or not self.commanded
 
     def applied_action(self) -> list[float]:
         """What the actuators get now."""

@@ -1,13 +1,18 @@
-"""A simulated quadrotor served behind the real wire protocol, in its own process.
+"""A simulated robot served behind the real wire protocol, in its own process.
 
     python -m hardware.sim_robot --pty               # prints the pty path to connect to
     python -m hardware.sim_robot --udp 127.0.0.1:9000 [--key-hex K]
+    python -m hardware.sim_robot --pty --robot push-t [--seed N]
 
 The robot runs the shared RobotEndpoint state machine at its own fixed rate,
-steps the batched simulator with the applied action, and sends STATE
-(pos[3], quat[4] wxyz, vel[3], ang_vel[3]) every period and STATUS at 10 Hz.
-Before the first ARM the airframe is held at its start pose (as on a stand);
-after a disarm it falls with motors off and rests on the ground.
+steps the simulator with the applied action, and sends STATE every period and
+STATUS at 10 Hz.
+- quadrotor: STATE is pos[3], quat[4] wxyz, vel[3], ang_vel[3]. Before the first
+  ARM the airframe is held at its start pose (as on a stand); after a disarm it
+  falls with motors off and rests on the ground.
+- push-t (MuJoCo): STATE is the task's observation (pusher xy, block xy, block
+  cos/sin yaw). The scene starts from the initial condition of `--seed`; while
+  not armed or in failsafe the pusher holds its position.
 """
 
 from __future__ import annotations
@@ -61,7 +66,9 @@ class SimQuadrotorBody:
         s.rpm[0] = self.params.hover_rpm
         self.held = True
 
-    def step(self, action: list[float]) -> None:
+    def step(self, action: list[float], holding: bool = False) -> None:
+        """Apply `action` for one period (the safe action already replaces it when the
+        endpoint holds: motors off)."""
         if self.held:
             return
         cmd = command_to_rpm(torch.tensor([action], dtype=torch.float32), self.params.max_rpm)
@@ -75,6 +82,41 @@ class SimQuadrotorBody:
     def state(self) -> list[float]:
         s = self.sim.state
         return torch.cat((s.pos[0], s.quat[0], s.vel[0], s.ang_vel[0])).tolist()
+
+
+class SimPushTBody:
+    """One push-t scene in MuJoCo; the pusher holds still while the robot is disarmed."""
+
+    state_dim = 6
+
+    def __init__(self, rate_hz: float, seed: int = 0):
+        from sim.tasks.push_t import PushTEnv, PushTTaskConfig
+
+        self.cfg = PushTTaskConfig(control_rate_hz=rate_hz)
+        self.env = PushTEnv(self.cfg, 1, seed=seed, threads=1)
+        self.env.reset(seed=seed)
+        self.held = True
+
+    def step(self, action: list[float], holding: bool = False) -> None:
+        import numpy as np
+
+        from sim.mujoco.push_t import WORKSPACE_M
+
+        env = self.env
+        if self.held or holding:
+            target = env.pusher_pos()[0].copy()
+        else:
+            target = np.clip(np.asarray(action, np.float64), -1.0, 1.0) * WORKSPACE_M
+        env.sim.step(np.repeat(target[None, None], env.decimation, axis=1))
+
+    def state(self) -> list[float]:
+        return self.env.observe()[0].tolist()
+
+
+def push_t_robot_spec(rate_hz: float = 10.0):
+    from sim.tasks.push_t import PushTTaskConfig, push_t_spec
+
+    return push_t_spec(PushTTaskConfig(control_rate_hz=rate_hz))
 
 
 class PtyLink:
@@ -170,7 +212,7 @@ def serve(link, body: SimQuadrotorBody, endpoint: RobotEndpoint, rate_hz: float,
         if endpoint.armed:
             body.held = False
         changed = endpoint.tick(now)
-        body.step(endpoint.applied_action())
+        body.step(endpoint.applied_action(), endpoint.holding)
         send(p.MsgType.STATE, p.pack_floats(body.state()))
         if changed or cycle % max(1, round(rate_hz / 10)) == 0:
             send(p.MsgType.STATUS, endpoint.status().pack())
@@ -189,21 +231,33 @@ def main(argv: list[str] | None = None) -> int:
     link_arg.add_argument("--pty", action="store_true", help="serve on a new pseudo-terminal")
     link_arg.add_argument("--udp", metavar="HOST:PORT", help="serve on a UDP port")
     ap.add_argument("--key-hex", help="UDP: shared HMAC key (hex)")
+    ap.add_argument("--robot", choices=("quadrotor", "push-t"), default="quadrotor")
+    ap.add_argument("--seed", type=int, default=0, help="push-t: initial condition")
     ap.add_argument("--preset", default="crazyflie")
-    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--rate", type=float, help="control rate, Hz (default: quadrotor 100, "
+                    "push-t 10)")
     ap.add_argument("--start", default="0,0,1.5", help="start position x,y,z (m)")
     ap.add_argument("--backend", default="torch", help="physics: torch, mujoco or pybullet")
     ap.add_argument("--command-timeout", type=float, default=0.1)
     ap.add_argument("--disarm-timeout", type=float, default=0.5)
     ap.add_argument("--robot-id", default="sim-quadrotor")
     args = ap.parse_args(argv)
-    start = tuple(float(v) for v in args.start.split(","))
-    spec = quadrotor_robot_spec(args.preset, args.rate)
-    body = SimQuadrotorBody(args.preset, args.rate, start, args.backend)
+    if args.robot == "push-t":
+        rate = args.rate or 10.0
+        spec = push_t_robot_spec(rate)
+        body = SimPushTBody(rate, args.seed)
+        state_dim, safe_action = body.state_dim, [0.0] * spec.action_dim   # body holds instead
+        robot_id = "sim-push-t" if args.robot_id == "sim-quadrotor" else args.robot_id
+    else:
+        rate = args.rate or 100.0
+        start = tuple(float(v) for v in args.start.split(","))
+        spec = quadrotor_robot_spec(args.preset, rate)
+        body = SimQuadrotorBody(args.preset, rate, start, args.backend)
+        state_dim, safe_action, robot_id = STATE_DIM, [-1.0] * spec.action_dim, args.robot_id
     endpoint = RobotEndpoint(
-        EndpointConfig(spec.spec_hash, args.robot_id, STATE_DIM, spec.action_dim, args.rate,
+        EndpointConfig(spec.spec_hash, robot_id, state_dim, spec.action_dim, rate,
                        args.command_timeout, args.disarm_timeout),
-        safe_action=[-1.0] * spec.action_dim)
+        safe_action=safe_action)
     key = bytes.fromhex(args.key_hex) if args.key_hex else None
     if args.pty:
         link = PtyLink()
@@ -212,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         host, port = args.udp.rsplit(":", 1)
         link = UdpLink((host, int(port)), key)
         print(f"udp {link.t.local_address[0]}:{link.t.local_address[1]}", flush=True)
-    serve(link, body, endpoint, args.rate, key)
+    serve(link, body, endpoint, rate, key)
     return 0
 
 

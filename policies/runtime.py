@@ -203,8 +203,9 @@ __all__ = ["NonFiniteObservationError", "PolicyLoadError", "PolicyRuntime", "Spe
 
 
 def open_policy(ref: str | Path, expected_spec_hash: str | None = None, rate_hz: float = 100.0):
-    """An exported policy file, or a classical controller by name: `pid`, `lqr`,
-    `pid:quad450` (the preset whose nominal model it uses)."""
+    """An exported policy file (PolicyRuntime, or ChunkPolicyRuntime for action-chunk
+    policies), or a classical controller by name: `pid`, `lqr`, `pid:quad450` (the
+    preset whose nominal model it uses)."""
     from policies.controllers import ControllerRuntime, parse_controller
 
     controller = parse_controller(str(ref))
@@ -215,4 +216,8 @@ def open_policy(ref: str | Path, expected_spec_hash: str | None = None, rate_hz:
                                     f"{runtime.spec.spec_hash[:12]}, this robot expects "
                                     f"{expected_spec_hash[:12]}")
         return runtime
+    if Path(ref).is_file() and "chunk" in read_metadata(ref)[0]:
+        from policies.chunk_runtime import ChunkPolicyRuntime
+
+        return ChunkPolicyRuntime(ref, expected_spec_hash)
     return PolicyRuntime(ref, expected_spec_hash)
