@@ -49,8 +49,8 @@ class UnrolledSampler(nn.Module):
         for i, t in enumerate(self.times):
             t_prev = self.times[i + 1] if i + 1 < len(self.times) else -1
             tt = torch.full((x.shape[0],), t, dtype=torch.long)
-            x = p.schedule.ddim_step(x, p.denoiser(x, tt, cond), t, t_prev,
-                                     clip=p.cfg.clip_sample)
+            eps = p.denoiser_at(i, len(self.times))(x, tt, cond)
+            x = p.schedule.ddim_step(x, eps, t, t_prev, clip=p.cfg.clip_sample)
         return p.unnormalize_actions(x)
 
 
@@ -62,7 +62,9 @@ class DenoiserGraph(nn.Module):
         self.policy = policy
 
     def forward(self, sample, timestep, obs_hist):
-        return self.policy.denoiser(sample, timestep, self.policy.condition(obs_hist))
+        p = self.policy
+        denoiser = p.ft_denoiser if p.ft_denoiser is not None else p.denoiser
+        return denoiser(sample, timestep, p.condition(obs_hist))
 
 
 class GaussianGraph(nn.Module):
@@ -174,10 +176,16 @@ def export_chunk_policy(policy: ChunkPolicyBase, spec: IOSpec, out_dir: str | Pa
                 got = ddim_sample(run, obs.numpy(), noise.numpy(), chunk_metadata(policy, steps))
                 return _max_diff("the denoiser loop", ref, got, tol)
             t0 = torch.zeros(1, dtype=torch.long)
-            summary["files"]["denoiser.onnx"] = _write(
-                DenoiserGraph(policy), (noise[:1], t0, obs[:1]),
-                ["sample", "timestep", "obs_hist"], out / "denoiser.onnx",
-                {**base, "graph": "denoiser"}, check_denoiser)
+            if 0 < policy.ft_steps < steps:
+                summary["denoiser_skipped"] = (
+                    f"only the last {policy.ft_steps} of {steps} steps were fine-tuned: two "
+                    "denoisers, so only the unrolled sampler is exported")
+                (out / "denoiser.onnx").unlink(missing_ok=True)
+            else:
+                summary["files"]["denoiser.onnx"] = _write(
+                    DenoiserGraph(policy), (noise[:1], t0, obs[:1]),
+                    ["sample", "timestep", "obs_hist"], out / "denoiser.onnx",
+                    {**base, "graph": "denoiser"}, check_denoiser)
         else:
             ref = policy.sample(obs).numpy()
 

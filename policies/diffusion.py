@@ -69,10 +69,10 @@ class NoiseSchedule(nn.Module):
         ratio = self.train_steps // steps
         return [k * ratio for k in reversed(range(steps))]
 
-    def ddim_step(self, x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int,
-                  eta: float = 0.0, noise: torch.Tensor | None = None,
-                  clip: bool = True) -> torch.Tensor:
-        """One DDIM update from step t to t_prev (< 0: to the clean sample)."""
+    def ddim_mean_std(self, x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int,
+                      eta: float = 0.0, clip: bool = True):
+        """Mean and standard deviation of the DDIM update from step t to t_prev (< 0: to
+        the clean sample); eta 0 is deterministic (std 0)."""
         ab = self.alphas_cumprod[t]
         ab_prev = self.alphas_cumprod[t_prev] if t_prev >= 0 else torch.ones_like(ab)
         x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
@@ -80,10 +80,17 @@ class NoiseSchedule(nn.Module):
             x0 = x0.clamp(-1.0, 1.0)
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
         sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
-        out = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp_min(0).sqrt() * eps
+        mean = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp_min(0).sqrt() * eps
+        return mean, sigma
+
+    def ddim_step(self, x: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int,
+                  eta: float = 0.0, noise: torch.Tensor | None = None,
+                  clip: bool = True) -> torch.Tensor:
+        """One DDIM update from step t to t_prev (< 0: to the clean sample)."""
+        mean, sigma = self.ddim_mean_std(x, eps, t, t_prev, eta, clip)
         if eta > 0:
-            out = out + sigma * (noise if noise is not None else torch.randn_like(x))
-        return out
+            mean = mean + sigma * (noise if noise is not None else torch.randn_like(x))
+        return mean
 
     def ddpm_step(self, x: torch.Tensor, eps: torch.Tensor, t: int,
                   noise: torch.Tensor | None = None, clip: bool = True) -> torch.Tensor:
@@ -217,6 +224,26 @@ class DiffusionPolicy(ChunkPolicyBase):
         net = ConditionalUnet1D if cfg.denoiser == "unet" else MLPDenoiser
         self.denoiser = net(action_dim, cond_dim, cfg)
         self.schedule = NoiseSchedule(cfg.train_steps)
+        self.ft_denoiser: nn.Module | None = None     # DPPO: a fine-tuned copy ...
+        self.ft_steps = 0                              # ... used for the last ft_steps steps
+
+    def attach_finetune(self, ft_steps: int) -> None:
+        """Add a trainable copy of the denoiser for the last `ft_steps` DDIM steps (DPPO
+        fine-tunes only those); the original stays frozen for the earlier steps."""
+        import copy
+
+        if not 1 <= ft_steps <= self.cfg.inference_steps:
+            raise ValueError(f"ft_steps must be in [1, inference_steps = "
+                             f"{self.cfg.inference_steps}], got {ft_steps}")
+        self.ft_denoiser = copy.deepcopy(self.denoiser)
+        self.ft_steps = ft_steps
+        self.denoiser.requires_grad_(False)
+
+    def denoiser_at(self, i: int, steps: int) -> nn.Module:
+        """The denoiser for DDIM step i of `steps` (the fine-tuned one for the last ones)."""
+        if self.ft_denoiser is not None and i >= steps - self.ft_steps:
+            return self.ft_denoiser
+        return self.denoiser
 
     def loss(self, obs_hist: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Noise-prediction MSE for raw [B, To, Do] observations and [B, Tp, Da] actions."""
@@ -237,13 +264,13 @@ class DiffusionPolicy(ChunkPolicyBase):
         for i, t in enumerate(times):
             t_prev = times[i + 1] if i + 1 < len(times) else -1
             tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
-            eps = self.denoiser(x, tt, cond)
+            eps = self.denoiser_at(i, len(times))(x, tt, cond)
             x = self.schedule.ddim_step(x, eps, t, t_prev, eta, clip=self.cfg.clip_sample)
         return self.unnormalize_actions(x)
 
     def config_dict(self) -> dict:
         return {"kind": self.kind, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
-                "diffusion": asdict(self.cfg)}
+                "diffusion": asdict(self.cfg), "ft_steps": self.ft_steps}
 
 
 def chunk_policy_from_dict(d: dict) -> ChunkPolicyBase:
@@ -256,4 +283,7 @@ def chunk_policy_from_dict(d: dict) -> ChunkPolicyBase:
     cfg = dict(d["diffusion"])
     for k in ("down_dims", "mlp_hidden"):
         cfg[k] = tuple(cfg[k])
-    return DiffusionPolicy(d["obs_dim"], d["action_dim"], DiffusionConfig(**cfg))
+    policy = DiffusionPolicy(d["obs_dim"], d["action_dim"], DiffusionConfig(**cfg))
+    if d.get("ft_steps"):
+        policy.attach_finetune(d["ft_steps"])
+    return policy

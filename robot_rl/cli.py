@@ -39,8 +39,9 @@ def _cmd_train(args) -> int:
     out = Path(args.out or f"runs/{args.task.replace(':', '_')}")
     if isinstance(cfg, ChunkTrainConfig):
         return _train_chunk_policy(args, cfg, out)
-    if args.data:
-        raise SystemExit(f"error: --data is for push-t-bc; {args.task} trains in simulation")
+    if args.data or args.init:
+        raise SystemExit(f"error: --data and --init are for push-t-bc / push-t-dppo; "
+                         f"{args.task} trains in simulation from scratch")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda asked for, but torch sees no CUDA device "
                          "(is this the CPU build of torch?)")
@@ -90,42 +91,39 @@ def _cmd_train(args) -> int:
 
 
 def _train_chunk_policy(args, cfg, out: Path) -> int:
-    """push-t-bc: behaviour cloning from a dataset, held-out evaluation, checkpoint."""
+    """push-t-bc (behaviour cloning from --data) or push-t-dppo (fine-tuning --init):
+    held-out evaluation, checkpoint, metrics, curve, export."""
     import torch
 
-    from robot_rl.algorithms.bc import train_bc
     from robot_rl.checkpoint import save_chunk_checkpoint
-    from robot_rl.dataset import load_dataset
     from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler
-    from robot_rl.plots import plot_curve
     from sim.tasks.push_t import push_t_spec
 
-    if not args.data:
-        raise SystemExit(f"error: {cfg.task} learns from demonstrations: pass --data DATA "
-                         f"(record one with `robot-rl collect push-t --out DATA`)")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    data = load_dataset(args.data, expect_spec=push_t_spec(cfg.env))
+    torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"training {cfg.task} from {args.data} ({data.num_episodes} episodes), output {out}/",
-          flush=True)
-    policy, stats = train_bc(data, cfg.bc, cfg.seed, cfg.device,
-                             log=lambda line: print(line, flush=True))
-    policy = policy.cpu()
-    metrics = {"task": cfg.task, "policy": policy.kind, "dataset": str(args.data), **stats}
+
+    def evaluate(policy, episodes=cfg.eval_episodes):
+        return evaluate_chunked(policy_sampler(policy, seed=cfg.seed), policy.obs_horizon,
+                                policy.action_horizon, cfg.env, episodes, cfg.seed)
+
+    if cfg.dppo is not None:
+        policy, metrics, spec = _fine_tune_dppo(args, cfg, out, evaluate)
+    else:
+        policy, metrics, spec = _clone(args, cfg, out)
     if cfg.eval_episodes > 0:
-        result = evaluate_chunked(policy_sampler(policy, seed=cfg.seed), policy.obs_horizon,
-                                  policy.action_horizon, cfg.env, cfg.eval_episodes, cfg.seed)
+        result = metrics.get("final_eval") or evaluate(policy)
         metrics["eval"] = result
         print(f"held-out eval ({result['episodes']} episodes): success "
               f"{result['success_rate']:.2f}, median final keypoint error "
               f"{100 * result['final_keypoint_err_median_m']:.1f} cm")
-    save_chunk_checkpoint(out / "checkpoint.pt", policy, cfg, data.spec, metrics)
+    save_chunk_checkpoint(out / "checkpoint.pt", policy, cfg, spec, metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_curve(stats["loss_curve"], "epoch", "training loss", f"{cfg.task} ({policy.kind})",
-               out / "training_curve.png")
-    print(f"done in {stats['train_seconds']:.0f} s of training: {out}/checkpoint.pt, "
+    print(f"done in {metrics['train_seconds']:.0f} s of training: {out}/checkpoint.pt, "
           f"{out}/metrics.json, {out}/training_curve.png")
+    if push_t_spec(cfg.env).spec_hash != spec.spec_hash:
+        raise SystemExit("error: the policy's spec differs from the task's")
     if not args.no_export:
         from robot_rl.exporting import export_checkpoint
 
@@ -134,6 +132,61 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
         print(f"exported {', '.join(summary['files'])} to {out}/ (parity max |torch - onnx|: "
               f"{parity})")
     return 0
+
+
+def _clone(args, cfg, out: Path):
+    """Behaviour cloning from --data: (policy, metrics, spec)."""
+    from robot_rl.algorithms.bc import train_bc
+    from robot_rl.dataset import load_dataset
+    from robot_rl.plots import plot_curve
+    from sim.tasks.push_t import push_t_spec
+
+    if not args.data:
+        raise SystemExit(f"error: {cfg.task} learns from demonstrations: pass --data DATA "
+                         f"(record one with `robot-rl collect push-t --out DATA`)")
+    data = load_dataset(args.data, expect_spec=push_t_spec(cfg.env))
+    print(f"training {cfg.task} from {args.data} ({data.num_episodes} episodes), output {out}/",
+          flush=True)
+    policy, stats = train_bc(data, cfg.bc, cfg.seed, cfg.device,
+                             log=lambda line: print(line, flush=True))
+    plot_curve(stats["loss_curve"], "epoch", "training loss", f"{cfg.task} ({policy.kind})",
+               out / "training_curve.png")
+    return policy.cpu(), {"task": cfg.task, "policy": policy.kind, "dataset": str(args.data),
+                          **stats}, data.spec
+
+
+def _fine_tune_dppo(args, cfg, out: Path, evaluate):
+    """DPPO from --init (a push-t-bc diffusion checkpoint): (policy, metrics, spec)."""
+    from robot_rl.algorithms.dppo import DPPO
+    from robot_rl.checkpoint import chunk_policy_from_checkpoint, load_checkpoint
+    from robot_rl.envs import make_env
+    from robot_rl.plots import plot_training_curves
+
+    if not args.init:
+        raise SystemExit(f"error: {cfg.task} fine-tunes a cloned diffusion policy: pass --init "
+                         "runs/push-t-bc/checkpoint.pt (from robot-rl train push-t-bc)")
+    policy, spec = chunk_policy_from_checkpoint(load_checkpoint(args.init))
+    if policy.kind != "diffusion":
+        raise SystemExit(f"error: DPPO fine-tunes diffusion policies; {args.init} holds a "
+                         f"{policy.kind} policy")
+    d = cfg.dppo
+    env = make_env(cfg.task, cfg.env, d.num_envs, seed=cfg.seed)
+    print(f"fine-tuning {args.init} with DPPO on {d.num_envs} push-t envs: {d.iterations} "
+          f"iterations x {d.chunk_steps} chunks, last {d.ft_steps} of "
+          f"{policy.cfg.inference_steps} denoising steps, output {out}/", flush=True)
+    start = evaluate(policy)
+    print(f"  start: held-out success {start['success_rate']:.2f}", flush=True)
+    algo = DPPO(policy, env, d, cfg.seed)
+    history = algo.learn(log=lambda line: print(line, flush=True),
+                         evaluate=lambda p: evaluate(p, d.eval_episodes))
+    plot_training_curves(history, out / "training_curve.png", f"{cfg.task} (DPPO)")
+    last = history[-1]
+    metrics = {"task": cfg.task, "policy": policy.kind, "init": str(args.init),
+               "start_eval": start, "iterations": algo.iteration, "env_steps": algo.env_steps,
+               "train_seconds": last["wall_s"], "history": history}
+    if "eval" in last and last["eval"]["episodes"] == cfg.eval_episodes:
+        metrics["final_eval"] = last["eval"]
+    return policy, metrics, spec
 
 
 def _cmd_export(args) -> int:
@@ -316,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--no-export", action="store_true", help="skip exporting policy.onnx")
     t.add_argument("--data", help="demonstration dataset (push-t-bc), from robot-rl collect")
+    t.add_argument("--init", help="checkpoint to fine-tune (push-t-dppo: a push-t-bc one)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="config override, e.g. --set ppo.learning_rate=3e-4 (repeatable)")
     t.set_defaults(fn=_cmd_train)

@@ -59,7 +59,8 @@ class TrainConfig:
 
 @dataclass
 class ChunkTrainConfig:
-    """Behaviour cloning of action-chunk policies from demonstrations (push-t-bc)."""
+    """Action-chunk policies: behaviour cloning from demonstrations (push-t-bc) and DPPO
+    fine-tuning of a cloned diffusion policy (push-t-dppo)."""
 
     task: str = "push-t-bc"
     seed: int = 0
@@ -67,6 +68,7 @@ class ChunkTrainConfig:
     threads: int = 0              # torch CPU threads (0: torch's default)
     env: Any = None               # the task's env config (held-out evaluation)
     bc: BCConfig = field(default_factory=BCConfig)
+    dppo: Any = None              # DPPOConfig: PPO fine-tuning of a BC checkpoint (push-t-dppo)
     eval_episodes: int = 100
 
 
@@ -168,7 +170,12 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
     from robot_rl.envs import CHUNK_TASKS, make_env_config
 
     if task in CHUNK_TASKS:
-        return ChunkTrainConfig(task=task, env=make_env_config(task))
+        from robot_rl.algorithms.dppo import DPPOConfig
+
+        cfg = ChunkTrainConfig(task=task, env=make_env_config(task))
+        if task == "push-t-dppo":
+            cfg.dppo = DPPOConfig()
+        return cfg
     cfg = TrainConfig(task=task, env=make_env_config(task))
     if task.startswith("quadrotor-"):
         # Motor-level flight needs a long horizon and tens of millions of samples: held-out

@@ -17,7 +17,9 @@ class GymEnvConfig:
 RESIDUAL_TASKS = {"quadrotor-residual": "PID + learned residual (PPO) on quadrotor-hover, under DR"}
 # training tasks for action-chunk policies; their environment is push-t
 CHUNK_TASKS = {"push-t-bc": "push-t: diffusion (or Gaussian) policy cloned from demonstrations "
-               "(--data DATA)"}
+               "(--data DATA)",
+               "push-t-dppo": "push-t: DPPO fine-tuning of a push-t-bc diffusion policy "
+               "(--init CHECKPOINT)"}
 
 
 def make_env_config(task: str):
