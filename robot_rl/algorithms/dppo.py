@@ -26,7 +26,6 @@ from torch import nn
 
 from policies.actor_critic import mlp
 from policies.diffusion import DiffusionPolicy
-from sim.mujoco.push_t import WORKSPACE_M
 
 
 @dataclass
@@ -82,7 +81,9 @@ def clip_schedule(cfg: DPPOConfig) -> torch.Tensor:
 
 
 class DPPO:
-    """Rollouts in a batched chunk env (push-t) and PPO updates of the fine-tuned steps."""
+    """Rollouts in a batched env and PPO updates of the fine-tuned denoising steps. The
+    env has the robot_rl interface plus `hold_action()` ([N, Da], the action that keeps
+    each robot still: given to rows whose episode ended mid-chunk)."""
 
     def __init__(self, policy: DiffusionPolicy, env, cfg: DPPOConfig, seed: int = 0):
         self.cfg, self.env = cfg, env
@@ -145,10 +146,6 @@ class DPPO:
                 - 0.5 * math.log(2 * math.pi)).sum((-1, -2))
 
     # -- rollouts -------------------------------------------------------------------------
-    def _hold_action(self) -> torch.Tensor:
-        """Pusher setpoint = where it is: what envs get after their episode ended mid-chunk."""
-        return (self.obs[:, 0:2] / WORKSPACE_M).clamp(-1, 1)
-
     @torch.no_grad()
     def rollout(self) -> dict:
         cfg, p, env = self.cfg, self.policy, self.env
@@ -162,7 +159,8 @@ class DPPO:
             reward = torch.zeros(n)
             ended = torch.zeros(n, dtype=torch.bool)
             for j in range(p.action_horizon):
-                a = torch.where(ended[:, None], self._hold_action(), actions[:, j])
+                # rows whose episode ended mid-chunk hold still until the next chunk
+                a = torch.where(ended[:, None], self.env.hold_action(), actions[:, j])
                 self.obs, r, term, trunc, info = env.step(a)
                 done = (term | trunc).cpu()
                 reward += torch.where(ended, 0.0, r.cpu())

@@ -222,6 +222,11 @@ class PushTEnv:
     def set_dr_level(self, level: float) -> None:
         self.dr_level = float(level) if self.cfg.dr.enabled else 0.0
 
+    def hold_action(self) -> torch.Tensor:
+        """[N, 2] the action that holds each pusher where it is."""
+        hold = np.clip(self.pusher_pos() / WORKSPACE_M, -1.0, 1.0)
+        return torch.as_tensor(hold, dtype=torch.float32, device=self.device)
+
     # -- stepping --------------------------------------------------------------------
     def step(self, action: torch.Tensor):
         cfg = self.cfg
