@@ -1,0 +1,87 @@
+"""push-t end to end: demonstrations -> Gaussian BC and diffusion BC -> DPPO, each scored
+on 100 held-out initial conditions, through the same CLI commands a user runs.
+
+    python -m bench.push_t [--episodes 200] [--bc-epochs 200] [--dppo-iterations 40]
+                           [--out runs/bench_push_t] [--skip-dppo]
+
+Writes bench/results/push_t.json: for each policy the held-out success, the
+demonstrations, epochs / gradient steps, environment steps and wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from bench.common import write_result
+from robot_rl.cli import main as cli
+
+
+def run(argv: list[str]) -> float:
+    t0 = time.perf_counter()
+    print("$ robot-rl " + " ".join(argv), flush=True)
+    if cli(argv) != 0:
+        raise SystemExit(f"robot-rl {' '.join(argv)} failed")
+    return time.perf_counter() - t0
+
+
+def summary(folder: Path, wall_s: float) -> dict:
+    m = json.loads((folder / "metrics.json").read_text())
+    keep = ("policy", "demonstrations", "epochs", "gradient_steps", "windows", "final_loss",
+            "train_seconds", "iterations", "env_steps", "start_eval")
+    out = {k: m[k] for k in keep if k in m}
+    out["eval"] = m.get("eval")
+    out["success_rate"] = m["eval"]["success_rate"] if m.get("eval") else None
+    out["command_wall_s"] = wall_s
+    if "history" in m:
+        out["curve"] = [{k: h.get(k) for k in ("iteration", "env_steps", "wall_s",
+                                               "episode.success")}
+                        | ({"eval_success": h["eval"]["success_rate"]} if "eval" in h else {})
+                        for h in m["history"]]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episodes", type=int, default=200)
+    ap.add_argument("--bc-epochs", type=int, default=200)
+    ap.add_argument("--dppo-iterations", type=int, default=40)
+    ap.add_argument("--out", default="runs/bench_push_t")
+    ap.add_argument("--skip-dppo", action="store_true")
+    ap.add_argument("--set", action="append", default=[],
+                    help="extra config override for both BC runs (repeatable)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    data = out / "demos"
+    if data.exists():
+        shutil.rmtree(data)
+    results: dict = {"episodes": args.episodes}
+    results["collect_wall_s"] = run(["collect", "push-t", "--episodes", str(args.episodes),
+                                     "--out", str(data)])
+    extra = [a for s in args.set for a in ("--set", s)]
+    for name, policy in (("gaussian_bc", "gaussian"), ("diffusion_bc", "diffusion")):
+        folder = out / name
+        wall = run(["train", "push-t-bc", "--data", str(data), "--out", str(folder),
+                    "--set", f"bc.policy={policy}", "--set", f"bc.epochs={args.bc_epochs}",
+                    *extra])
+        results[name] = summary(folder, wall)
+    if not args.skip_dppo:
+        folder = out / "diffusion_dppo"
+        wall = run(["train", "push-t-dppo", "--init", str(out / "diffusion_bc" / "checkpoint.pt"),
+                    "--out", str(folder), "--set", f"dppo.iterations={args.dppo_iterations}"])
+        results["diffusion_dppo"] = summary(folder, wall)
+    g, d = results["gaussian_bc"]["success_rate"], results["diffusion_bc"]["success_rate"]
+    results["diffusion_minus_gaussian_points"] = 100 * (d - g)
+    if "diffusion_dppo" in results:
+        results["dppo_gain_points"] = 100 * (results["diffusion_dppo"]["success_rate"] - d)
+    print(json.dumps({k: v.get("success_rate") if isinstance(v, dict) else v
+                      for k, v in results.items()}, indent=1))
+    write_result("push_t", results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
