@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import write_result
+from bench.common import RESULTS, write_result
 from robot_rl.cli import main as cli
 
 
@@ -51,27 +51,38 @@ def main(argv=None) -> int:
     ap.add_argument("--dppo-iterations", type=int, default=40)
     ap.add_argument("--out", default="runs/bench_push_t")
     ap.add_argument("--skip-dppo", action="store_true")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep demonstrations and BC runs already in --out (run DPPO only)")
     ap.add_argument("--set", action="append", default=[],
                     help="extra config override for both BC runs (repeatable)")
+    ap.add_argument("--dppo-set", action="append", default=[],
+                    help="extra config override for the DPPO run (repeatable)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     data = out / "demos"
-    if data.exists():
-        shutil.rmtree(data)
-    results: dict = {"episodes": args.episodes}
-    results["collect_wall_s"] = run(["collect", "push-t", "--episodes", str(args.episodes),
-                                     "--out", str(data)])
-    extra = [a for s in args.set for a in ("--set", s)]
-    for name, policy in (("gaussian_bc", "gaussian"), ("diffusion_bc", "diffusion")):
-        folder = out / name
-        wall = run(["train", "push-t-bc", "--data", str(data), "--out", str(folder),
-                    "--set", f"bc.policy={policy}", "--set", f"bc.epochs={args.bc_epochs}",
-                    *extra])
-        results[name] = summary(folder, wall)
+    previous = RESULTS / "push_t.json"
+    if args.reuse:
+        results = json.loads(previous.read_text())
+        results.pop("machine", None)
+    else:
+        if data.exists():
+            shutil.rmtree(data)
+        results = {"episodes": args.episodes}
+        results["collect_wall_s"] = run(["collect", "push-t", "--episodes",
+                                         str(args.episodes), "--out", str(data)])
+        extra = [a for s in args.set for a in ("--set", s)]
+        for name, policy in (("gaussian_bc", "gaussian"), ("diffusion_bc", "diffusion")):
+            folder = out / name
+            wall = run(["train", "push-t-bc", "--data", str(data), "--out", str(folder),
+                        "--set", f"bc.policy={policy}", "--set", f"bc.epochs={args.bc_epochs}",
+                        *extra])
+            results[name] = summary(folder, wall)
+            write_result("push_t", results)      # keep what is done if a later stage fails
     if not args.skip_dppo:
         folder = out / "diffusion_dppo"
         wall = run(["train", "push-t-dppo", "--init", str(out / "diffusion_bc" / "checkpoint.pt"),
-                    "--out", str(folder), "--set", f"dppo.iterations={args.dppo_iterations}"])
+                    "--out", str(folder), "--set", f"dppo.iterations={args.dppo_iterations}",
+                    *[a for s in args.dppo_set for a in ("--set", s)]])
         results["diffusion_dppo"] = summary(folder, wall)
     g, d = results["gaussian_bc"]["success_rate"], results["diffusion_bc"]["success_rate"]
     results["diffusion_minus_gaussian_points"] = 100 * (d - g)

@@ -25,16 +25,21 @@ class DiffusionConfig:
     train_steps: int = 100            # DDPM steps
     inference_steps: int = 8          # DDIM steps at deployment
     denoiser: str = "unet"            # "unet" | "mlp"
-    down_dims: tuple[int, ...] = (64, 128, 256)
+    down_dims: tuple[int, ...] = (32, 64, 128)
     kernel_size: int = 5
     n_groups: int = 8
     step_embed_dim: int = 64
+    activation: str = "silu"          # "silu" | "mish" (Chi et al.'s); SiLU runs ~30 % faster
+                                      # in onnxruntime (bench/results/chunk_latency.json)
     mlp_hidden: tuple[int, ...] = (256, 256, 256)
     clip_sample: bool = True          # clip predicted clean chunks to [-1, 1]
 
     def __post_init__(self):
         if self.denoiser not in ("unet", "mlp"):
             raise ValueError(f"denoiser must be 'unet' or 'mlp', not {self.denoiser!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not "
+                             f"{self.activation!r}")
         check_horizons(self.obs_horizon, self.pred_horizon, self.action_horizon)
         if self.denoiser == "unet" and self.pred_horizon % 2 ** (len(self.down_dims) - 1):
             raise ValueError(f"the U-Net halves the horizon {len(self.down_dims) - 1} times: "
@@ -43,6 +48,8 @@ class DiffusionConfig:
         if not 1 <= self.inference_steps <= self.train_steps:
             raise ValueError("inference_steps must be in [1, train_steps]")
 
+
+ACTIVATIONS = {"silu": nn.SiLU, "mish": nn.Mish}
 
 # -- noise schedule and samplers ---------------------------------------------------------
 class NoiseSchedule(nn.Module):
@@ -114,10 +121,10 @@ class NoiseSchedule(nn.Module):
 class StepEmbedding(nn.Module):
     """Sinusoidal embedding of the diffusion step followed by a small MLP."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, act=nn.SiLU):
         super().__init__()
         self.dim = dim
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.Mish(), nn.Linear(4 * dim, dim))
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), act(), nn.Linear(4 * dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         half = self.dim // 2
@@ -128,19 +135,20 @@ class StepEmbedding(nn.Module):
 
 
 class ConvBlock(nn.Sequential):
-    def __init__(self, cin: int, cout: int, kernel: int, groups: int):
+    def __init__(self, cin: int, cout: int, kernel: int, groups: int, act=nn.SiLU):
         super().__init__(nn.Conv1d(cin, cout, kernel, padding=kernel // 2),
-                         nn.GroupNorm(groups, cout), nn.Mish())
+                         nn.GroupNorm(groups, cout), act())
 
 
 class FiLMResBlock(nn.Module):
     """Two conv blocks; the condition scales and shifts the channels in between."""
 
-    def __init__(self, cin: int, cout: int, cond_dim: int, kernel: int, groups: int):
+    def __init__(self, cin: int, cout: int, cond_dim: int, kernel: int, groups: int,
+                 act=nn.SiLU):
         super().__init__()
-        self.first = ConvBlock(cin, cout, kernel, groups)
-        self.second = ConvBlock(cout, cout, kernel, groups)
-        self.film = nn.Sequential(nn.Mish(), nn.Linear(cond_dim, 2 * cout))
+        self.first = ConvBlock(cin, cout, kernel, groups, act)
+        self.second = ConvBlock(cout, cout, kernel, groups, act)
+        self.film = nn.Sequential(act(), nn.Linear(cond_dim, 2 * cout))
         self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -154,26 +162,28 @@ class ConditionalUnet1D(nn.Module):
 
     def __init__(self, action_dim: int, cond_dim: int, cfg: DiffusionConfig):
         super().__init__()
-        k, g = cfg.kernel_size, cfg.n_groups
-        self.step_embed = StepEmbedding(cfg.step_embed_dim)
+        k, g, a = cfg.kernel_size, cfg.n_groups, ACTIVATIONS[cfg.activation]
+        self.step_embed = StepEmbedding(cfg.step_embed_dim, a)
         c = cfg.step_embed_dim + cond_dim
         dims = (action_dim,) + tuple(cfg.down_dims)
         pairs = list(zip(dims[:-1], dims[1:]))
         self.down = nn.ModuleList()
-        for i, (a, b) in enumerate(pairs):
+        for i, (i_, o_) in enumerate(pairs):
             last = i == len(pairs) - 1
             self.down.append(nn.ModuleList([
-                FiLMResBlock(a, b, c, k, g), FiLMResBlock(b, b, c, k, g),
-                nn.Identity() if last else nn.Conv1d(b, b, 3, stride=2, padding=1)]))
+                FiLMResBlock(i_, o_, c, k, g, a), FiLMResBlock(o_, o_, c, k, g, a),
+                nn.Identity() if last else nn.Conv1d(o_, o_, 3, stride=2, padding=1)]))
         mid = dims[-1]
-        self.mid = nn.ModuleList([FiLMResBlock(mid, mid, c, k, g), FiLMResBlock(mid, mid, c, k, g)])
+        self.mid = nn.ModuleList([FiLMResBlock(mid, mid, c, k, g, a),
+                                  FiLMResBlock(mid, mid, c, k, g, a)])
         self.up = nn.ModuleList()
-        for a, b in reversed(pairs[1:]):      # each level undoes one downsampling
+        for i_, o_ in reversed(pairs[1:]):      # each level undoes one downsampling
             self.up.append(nn.ModuleList([
-                FiLMResBlock(2 * b, a, c, k, g), FiLMResBlock(a, a, c, k, g),
-                nn.ConvTranspose1d(a, a, 4, stride=2, padding=1)]))
+                FiLMResBlock(2 * o_, i_, c, k, g, a), FiLMResBlock(i_, i_, c, k, g, a),
+                nn.ConvTranspose1d(i_, i_, 4, stride=2, padding=1)]))
         start = cfg.down_dims[0]
-        self.final = nn.Sequential(ConvBlock(start, start, k, g), nn.Conv1d(start, action_dim, 1))
+        self.final = nn.Sequential(ConvBlock(start, start, k, g, a),
+                                   nn.Conv1d(start, action_dim, 1))
 
     def forward(self, sample: torch.Tensor, t: torch.Tensor, obs_cond: torch.Tensor):
         cond = torch.cat((self.step_embed(t), obs_cond), -1)
@@ -197,10 +207,11 @@ class MLPDenoiser(nn.Module):
     def __init__(self, action_dim: int, cond_dim: int, cfg: DiffusionConfig):
         super().__init__()
         self.shape = (cfg.pred_horizon, action_dim)
-        self.step_embed = StepEmbedding(cfg.step_embed_dim)
+        act = ACTIVATIONS[cfg.activation]
+        self.step_embed = StepEmbedding(cfg.step_embed_dim, act)
         layers, width = [], cfg.pred_horizon * action_dim + cfg.step_embed_dim + cond_dim
         for h in cfg.mlp_hidden:
-            layers += [nn.Linear(width, h), nn.Mish()]
+            layers += [nn.Linear(width, h), act()]
             width = h
         layers.append(nn.Linear(width, cfg.pred_horizon * action_dim))
         self.net = nn.Sequential(*layers)

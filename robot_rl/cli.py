@@ -25,7 +25,7 @@ def _cmd_tasks(args) -> int:
 def _cmd_train(args) -> int:
     import torch
 
-    from robot_rl.config import ChunkTrainConfig, build_config
+    from robot_rl.config import ChunkTrainConfig, ConfigError, build_config
     from robot_rl.envs import make_env
     from robot_rl.evaluate import evaluate
     from robot_rl.runners.on_policy import OnPolicyRunner
@@ -40,7 +40,7 @@ def _cmd_train(args) -> int:
     if isinstance(cfg, ChunkTrainConfig):
         return _train_chunk_policy(args, cfg, out)
     if args.data or args.init:
-        raise SystemExit(f"error: --data and --init are for push-t-bc / push-t-dppo; "
+        raise ConfigError(f"--data and --init are for push-t-bc / push-t-dppo; "
                          f"{args.task} trains in simulation from scratch")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda asked for, but torch sees no CUDA device "
@@ -96,6 +96,7 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
     import torch
 
     from robot_rl.checkpoint import save_chunk_checkpoint
+    from robot_rl.config import ConfigError
     from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler
     from sim.tasks.push_t import push_t_spec
 
@@ -123,7 +124,7 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
     print(f"done in {metrics['train_seconds']:.0f} s of training: {out}/checkpoint.pt, "
           f"{out}/metrics.json, {out}/training_curve.png")
     if push_t_spec(cfg.env).spec_hash != spec.spec_hash:
-        raise SystemExit("error: the policy's spec differs from the task's")
+        raise ConfigError("the policy's spec differs from the task's")
     if not args.no_export:
         from robot_rl.exporting import export_checkpoint
 
@@ -137,12 +138,13 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
 def _clone(args, cfg, out: Path):
     """Behaviour cloning from --data: (policy, metrics, spec)."""
     from robot_rl.algorithms.bc import train_bc
+    from robot_rl.config import ConfigError
     from robot_rl.dataset import load_dataset
     from robot_rl.plots import plot_curve
     from sim.tasks.push_t import push_t_spec
 
     if not args.data:
-        raise SystemExit(f"error: {cfg.task} learns from demonstrations: pass --data DATA "
+        raise ConfigError(f"{cfg.task} learns from demonstrations: pass --data DATA "
                          f"(record one with `robot-rl collect push-t --out DATA`)")
     data = load_dataset(args.data, expect_spec=push_t_spec(cfg.env))
     print(f"training {cfg.task} from {args.data} ({data.num_episodes} episodes), output {out}/",
@@ -159,15 +161,16 @@ def _fine_tune_dppo(args, cfg, out: Path, evaluate):
     """DPPO from --init (a push-t-bc diffusion checkpoint): (policy, metrics, spec)."""
     from robot_rl.algorithms.dppo import DPPO
     from robot_rl.checkpoint import chunk_policy_from_checkpoint, load_checkpoint
+    from robot_rl.config import ConfigError
     from robot_rl.envs import make_env
     from robot_rl.plots import plot_training_curves
 
     if not args.init:
-        raise SystemExit(f"error: {cfg.task} fine-tunes a cloned diffusion policy: pass --init "
+        raise ConfigError(f"{cfg.task} fine-tunes a cloned diffusion policy: pass --init "
                          "runs/push-t-bc/checkpoint.pt (from robot-rl train push-t-bc)")
     policy, spec = chunk_policy_from_checkpoint(load_checkpoint(args.init))
     if policy.kind != "diffusion":
-        raise SystemExit(f"error: DPPO fine-tunes diffusion policies; {args.init} holds a "
+        raise ConfigError(f"DPPO fine-tunes diffusion policies; {args.init} holds a "
                          f"{policy.kind} policy")
     d = cfg.dppo
     env = make_env(cfg.task, cfg.env, d.num_envs, seed=cfg.seed)
@@ -248,7 +251,7 @@ def _set_backend(env_cfg, backend: str | None, task: str):
 def _eval_onnx(args) -> dict:
     """Evaluate an exported policy through the deployment runtime."""
     from policies.runtime import PolicyRuntime, read_metadata
-    from robot_rl.config import ChunkTrainConfig, build_config
+    from robot_rl.config import ChunkTrainConfig, ConfigError, build_config
     from robot_rl.envs import make_env
     from robot_rl.evaluate import evaluate
     from robot_rl.exporting import RuntimeActor

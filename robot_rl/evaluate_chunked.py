@@ -38,6 +38,7 @@ def evaluate_chunked(sample, obs_horizon: int, action_horizon: int, env_cfg, epi
     success = np.zeros(episodes, dtype=bool)
     length = np.zeros(episodes)
     err = np.zeros(episodes)
+    ret = np.zeros(episodes)
     t0 = time.perf_counter()
     for _ in range(env.max_episode_steps + 1):
         obs, _, term, trunc, info = env.step(runner.act(obs))
@@ -51,11 +52,12 @@ def evaluate_chunked(sample, obs_horizon: int, action_horizon: int, env_cfg, epi
             success[rows] = ep["success"].cpu().numpy()[new]
             length[rows] = ep["length"].cpu().numpy()[new]
             err[rows] = ep["keypoint_err_m"].cpu().numpy()[new]
+            ret[rows] = ep["return"].cpu().numpy()[new]
             finished[idx] = True
         if finished.all():
             break
     return {"task": task, "episodes": episodes, "success_rate": float(success.mean()),
-            "mean_steps": float(length.mean()),
+            "mean_steps": float(length.mean()), "mean_return": float(ret.mean()),
             "final_keypoint_err_median_m": float(np.median(err)),
             "chunks_sampled": runner.chunks, "eval_seconds": time.perf_counter() - t0,
             "eval_seed": EVAL_SEED_OFFSET + seed}
