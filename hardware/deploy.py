@@ -128,7 +128,7 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
                 while chunked.chunk_log:
                     log.event("chunk", {"cycle": cycle, **chunked.chunk_log.pop(0)})
             if progress and cycle % max(1, int(rate)) == 0:
-                progress(cycle, t_flight, pos_err, timing)
+                progress(cycle, t_flight, task.progress_text(obs), timing)
             if safety.disarm_requested:
                 lost["reason"] = "safety disarm (" + ", ".join(events) + ")"
                 return False

@@ -75,6 +75,11 @@ class QuadrotorTask:
         return {"pos_err_rms_m": float(np.sqrt(np.mean(self._pos_sq))) if self._pos_sq
                 else None}
 
+    def progress_text(self, obs) -> str:
+        if obs is None or not np.isfinite(obs[0:3]).all():
+            return "pos err    n/a"
+        return f"pos err {float(np.linalg.norm(obs[0:3])) * 100:6.1f} cm"
+
 
 class PushTTask:
     """push-t: the state is the observation; the safe action holds the pusher where it
@@ -123,6 +128,13 @@ class PushTTask:
         if self.first_success_s is None and pos_err <= self.task_cfg.success_pos_m \
                 and ang_err <= np.radians(self.task_cfg.success_angle_deg):
             self.first_success_s = t
+
+    def progress_text(self, obs) -> str:
+        if self.last_err is None:
+            return "block   n/a"
+        pos, ang = self.last_err
+        done = f" | reached at {self.first_success_s:.1f} s" if self.first_success_s else ""
+        return f"block {pos * 100:5.1f} cm {np.degrees(ang):5.1f} deg from goal{done}"
 
     def summary(self) -> dict:
         pos, ang = self.last_err or (None, None)

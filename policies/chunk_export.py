@@ -27,8 +27,9 @@ import torch
 from torch import nn
 
 from policies.chunking import ChunkPolicyBase
-from policies.export import ONNX_OPSET, ExportError, config_sha256, producer_version
-from policies.onnx_meta import FORMAT_VERSION, META_PREFIX, weights_sha256
+from policies.export import (ONNX_OPSET, ExportError, config_sha256, producer_version,
+                             stamp_and_check)
+from policies.onnx_meta import FORMAT_VERSION, weights_sha256
 from robot_rl.spec import IOSpec
 
 CHUNK_PARITY_TOL = 1e-4     # K denoiser calls in float32: looser than one MLP's 1e-5
@@ -100,15 +101,7 @@ def _write(module: nn.Module, args: tuple, names_in: list[str], path: Path, meta
                               dynamic_axes={n: {0: "batch"} for n in names_in + ["output"]})
         model = onnx.load(str(tmp))
         meta = {**meta, "weights_sha256": weights_sha256(model)}
-        del model.metadata_props[:]
-        for k, v in meta.items():
-            model.metadata_props.add(key=META_PREFIX + k, value=v)
-        model.producer_name = "robot_rl"
-        try:
-            onnx.checker.check_model(model, full_check=True)
-        except onnx.checker.ValidationError as e:
-            raise ExportError(f"onnx.checker rejected the exported graph: {e}") from None
-        data = model.SerializeToString()
+        data = stamp_and_check(model, meta)
         report = check(data)
         tmp.write_bytes(data)
         os.replace(tmp, path)

@@ -135,6 +135,20 @@ def _export_graph(module: nn.Module, spec: IOSpec, path: Path) -> None:
                           dynamic_axes={n: batch for n in names_in + names_out})
 
 
+def stamp_and_check(model, meta: dict) -> bytes:
+    """Write `meta` into the model's metadata (robot_rl. prefix), run onnx.checker, and
+    return the serialized model."""
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=META_PREFIX + k, value=v)
+    model.producer_name = "robot_rl"
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as e:
+        raise ExportError(f"onnx.checker rejected the exported graph: {e}") from None
+    return model.SerializeToString()
+
+
 def random_observations(module: nn.Module, count: int, seed: int = 0) -> np.ndarray:
     """Gaussian observations around the normalizer's mean with 1.5x its std."""
     mean, var = obs_statistics(module.actor)
@@ -234,15 +248,7 @@ def export_onnx(actor: nn.Module, spec: IOSpec, path: str | Path, *, task: str,
             "policy_kind": policy_kind(actor),
             "weights_sha256": weights_sha256(model),
         }
-        del model.metadata_props[:]
-        for k, v in meta.items():
-            model.metadata_props.add(key=META_PREFIX + k, value=v)
-        model.producer_name = "robot_rl"
-        try:
-            onnx.checker.check_model(model, full_check=True)
-        except onnx.checker.ValidationError as e:
-            raise ExportError(f"onnx.checker rejected the exported graph: {e}") from None
-        data = model.SerializeToString()
+        data = stamp_and_check(model, meta)
         parity = check_parity(module, data, checks, tol)
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -261,5 +267,6 @@ def spec_with_state(spec: IOSpec, actor: nn.Module) -> IOSpec:
 
 __all__ = ["DeployedMLP", "DeployedRecurrent", "ExportError", "META_PREFIX", "ONNX_OPSET",
            "PARITY_TOL", "check_parity", "config_sha256", "deployable", "export_onnx",
-           "onnx_actions", "random_observations", "spec_with_state", "torch_actions",
+           "onnx_actions", "random_observations", "spec_with_state", "stamp_and_check",
+           "torch_actions",
            "weights_sha256"]

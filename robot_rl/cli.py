@@ -259,6 +259,8 @@ def _eval_onnx(args) -> dict:
     meta, _ = read_metadata(args.policy)
     task = args.task or meta["task"]
     env_cfg = build_config(task).env
+    if "chunk" in meta:
+        return _eval_chunk_onnx(args, task, env_cfg)
     if hasattr(env_cfg, "action_mode"):   # quadrotor spec names: quadrotor/<mode>[+privileged]
         variant = json.loads(meta["spec"])["name"].split("/", 1)[-1]
         env_cfg.action_mode = variant.split("+")[0]
@@ -273,8 +275,28 @@ def _eval_onnx(args) -> dict:
     return result
 
 
+def _eval_chunk_onnx(args, task: str, env_cfg) -> dict:
+    """An exported action-chunk policy (push-t) through ChunkPolicyRuntime."""
+    import torch
+
+    from policies.chunk_runtime import ChunkPolicyRuntime
+    from robot_rl.evaluate_chunked import evaluate_chunked
+    from sim.tasks.push_t import push_t_spec
+
+    if args.backend is not None:
+        raise ValueError(f"task {task!r} has one simulator; --backend applies to quadrotor tasks")
+    runtime = ChunkPolicyRuntime(args.policy, push_t_spec(env_cfg).spec_hash, seed=args.seed)
+
+    def sample(obs_hist):
+        return torch.from_numpy(runtime.chunk(obs_hist.numpy()))
+    result = evaluate_chunked(sample, runtime.obs_horizon, runtime.action_horizon, env_cfg,
+                              args.episodes, args.seed)
+    return {**result, "task": task, "policy": str(args.policy), "runtime": repr(runtime)}
+
+
 def _cmd_eval(args) -> int:
-    from robot_rl.checkpoint import act_function, load_checkpoint, policy_from_checkpoint
+    from robot_rl.checkpoint import (CHUNK_KIND, act_function, load_checkpoint,
+                                     policy_from_checkpoint)
     from robot_rl.config import apply_overrides, build_config
     from robot_rl.evaluate import evaluate
 
@@ -300,6 +322,17 @@ def _cmd_eval(args) -> int:
         raise CheckpointError(f"{args.policy!r} not found: neither a checkpoint or policy file "
                               "nor a controller (pid, lqr, pid:quad450)")
     ckpt = load_checkpoint(args.policy)
+    if ckpt.get("kind") == CHUNK_KIND:
+        from robot_rl.checkpoint import chunk_policy_from_checkpoint
+        from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler
+
+        policy, _ = chunk_policy_from_checkpoint(ckpt)
+        task = ckpt["config"]["task"]
+        result = evaluate_chunked(policy_sampler(policy, seed=args.seed), policy.obs_horizon,
+                                  policy.action_horizon, build_config(task).env, args.episodes,
+                                  args.seed)
+        _print_result({**result, "task": task, "policy": str(args.policy)}, args.json)
+        return 0
     policy, cfg = policy_from_checkpoint(ckpt)
     task = args.task or cfg.task
     env_cfg = cfg.env
@@ -328,10 +361,9 @@ def _cmd_deploy(args) -> int:
     cfg = DeployConfig(args.policy, args.robot, args.rate, args.duration, args.log,
                        safety=safety)
 
-    def progress(cycle, t, pos_err, timing):
-        err = f"{float((pos_err ** 2).sum()) ** 0.5 * 100:6.1f} cm" if pos_err is not None else "   n/a"
+    def progress(cycle, t, status, timing):
         late = timing.lateness_us[-1] if timing.lateness_us else 0.0
-        print(f"t {t:6.1f} s | cycle {cycle:6d} | pos err {err} | missed {timing.missed} | "
+        print(f"t {t:6.1f} s | cycle {cycle:6d} | {status} | missed {timing.missed} | "
               f"lateness {late:7.1f} us", flush=True)
     print(f"deploying {args.policy} to {args.robot}", flush=True)
     _print_result(deploy(cfg, None if args.json else progress), args.json)
@@ -408,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="run an exported policy on a robot (logs to MCAP)")
     d.add_argument("policy", help="policy.onnx, or a classical controller: pid, lqr, lqr:quad450")
     d.add_argument("--robot", default="sim://quadrotor",
-                   help="sim://quadrotor[?backend=mujoco|pybullet], "
+                   help="sim://quadrotor[?backend=mujoco|pybullet], sim://push-t[?seed=N], "
                    "serial:///dev/ttyUSB0?baud=921600, udp://HOST:PORT")
     d.add_argument("--rate", type=float, help="control rate in Hz (default: the spec's)")
     d.add_argument("--duration", type=float, default=20.0, help="seconds (default 20)")

@@ -54,6 +54,8 @@ def test_diffusion_bc_learns_exports_and_fine_tunes(demos, tmp_path):
     summary = json.loads((out / "policy.json").read_text())
     assert set(summary["files"]) == {"policy.onnx", "denoiser.onnx"}
     assert max(summary["parity_max_abs_diff"].values()) < 1e-4
+    for policy in (out / "policy.onnx", out / "checkpoint.pt"):   # eval runs both
+        assert main(["eval", str(policy), "--episodes", "4", "--json"]) == 0
     ft = tmp_path / "dppo"
     assert main(["train", "push-t-dppo", "--init", str(out / "checkpoint.pt"), "--out", str(ft),
                  "--set", "dppo.iterations=2", "--set", "dppo.num_envs=4",

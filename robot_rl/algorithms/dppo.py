@@ -30,9 +30,9 @@ from policies.diffusion import DiffusionPolicy
 
 @dataclass
 class DPPOConfig:
-    iterations: int = 40
-    num_envs: int = 50
-    chunk_steps: int = 38              # executed chunks per environment per iteration
+    iterations: int = 60
+    num_envs: int = 32
+    chunk_steps: int = 20              # executed chunks per environment per iteration
     ft_steps: int = 8                  # fine-tuned (last) DDIM steps
     exploration_std: float = 0.1       # min std of each fine-tuned step
     gamma: float = 0.99                # per executed chunk
@@ -40,10 +40,10 @@ class DPPOConfig:
     gamma_denoise: float = 0.99
     clip_first: float = 0.001          # clip ratio of the first fine-tuned step ...
     clip_last: float = 0.01            # ... growing to this at the last one
-    actor_lr: float = 3e-5
+    actor_lr: float = 1e-4
     critic_lr: float = 1e-3
-    epochs: int = 5
-    minibatch_size: int = 2048
+    epochs: int = 4
+    minibatch_size: int = 1024
     max_grad_norm: float = 1.0
     critic_warmup_iterations: int = 2  # value function only, before the first actor step
     critic_hidden: tuple[int, ...] = (256, 256)
