@@ -40,7 +40,7 @@ class DPPOConfig:
     gamma_denoise: float = 0.99
     clip_first: float = 0.001          # clip ratio of the first fine-tuned step ...
     clip_last: float = 0.01            # ... growing to this at the last one
-    actor_lr: float = 1e-4
+    actor_lr: float = 1e-5
     critic_lr: float = 1e-3
     epochs: int = 4
     minibatch_size: int = 1024
