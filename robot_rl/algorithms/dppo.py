@@ -103,12 +103,9 @@ class DPPO:
         self.iteration = 0
         self.env_steps = 0
         self.history: list[dict] = []
-        n = env.num_envs
-        self.obs_hist = None
         self.obs = env.reset(seed=seed)
         self.obs_hist = self.obs.unsqueeze(1).repeat(1, policy.obs_horizon, 1)
         self.recent = {"success": deque(maxlen=200), "return": deque(maxlen=200)}
-        self._n = n
 
     # -- the chain ------------------------------------------------------------------------
     def _mean(self, i: int, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -149,7 +146,7 @@ class DPPO:
     @torch.no_grad()
     def rollout(self) -> dict:
         cfg, p, env = self.cfg, self.policy, self.env
-        n, s = self._n, cfg.chunk_steps
+        n, s = env.num_envs, cfg.chunk_steps
         buf = {"obs_hist": [], "chain": [], "logp": [], "reward": [], "done": [], "value": []}
         start = p.obs_horizon - 1
         for _ in range(s):
