@@ -126,5 +126,6 @@ def chunk_policy_from_checkpoint(ckpt: dict):
     return policy.eval(), IOSpec.from_dict(ckpt["spec"])
 
 
-__all__ = ["CHUNK_KIND", "STUDENT_KIND", "chunk_policy_from_checkpoint", "save_chunk_checkpoint", "CheckpointError", "act_function", "build_policy", "deployed_act",
+__all__ = ["CHUNK_KIND", "STUDENT_KIND", "chunk_policy_from_checkpoint", "save_chunk_checkpoint",
+           "CheckpointError", "act_function", "build_policy", "deployed_act",
            "config_from_checkpoint", "deployed_actor", "load_checkpoint", "policy_from_checkpoint"]

@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             LinkError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except ValueError as e:  # user-facing (DatasetError included) validation errors from tasks, envs and configs
+    except ValueError as e:  # user-facing validation errors (tasks, envs, configs, datasets)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

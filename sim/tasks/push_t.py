@@ -69,7 +69,8 @@ class PushTTaskConfig:
             raise ValueError(f"control period 1/{self.control_rate_hz} Hz must be a whole "
                              f"number of sim steps of {self.sim_dt} s")
         if not 0 < self.init_block_m <= self.bounds_m - BOUNDING_RADIUS_M:
-            raise ValueError(f"init_block_m must be in (0, {self.bounds_m - BOUNDING_RADIUS_M:.3f}]")
+            limit = self.bounds_m - BOUNDING_RADIUS_M
+            raise ValueError(f"init_block_m must be in (0, {limit:.3f}]")
 
 
 def push_t_config() -> PushTTaskConfig:
