@@ -25,9 +25,8 @@ import numpy as np
 class ChunkScheduler:
     """Timestamped action queue. All times are host monotonic seconds, passed in."""
 
-    def __init__(self, period_s: float, action_horizon: int):
+    def __init__(self, period_s: float):
         self.period = period_s
-        self.action_horizon = action_horizon
         self.queue: deque[tuple[float, np.ndarray]] = deque()
         self.late_dropped = 0       # actions that arrived after their time
         self.skipped = 0            # queued actions whose time passed without a cycle
@@ -137,10 +136,9 @@ class ChunkedActor:
     def __init__(self, runtime, period_s: float, clock=time.monotonic,
                  wait_fraction: float = 0.3):
         self.runtime = runtime
-        self.period = period_s
         self.wait_budget_s = wait_fraction * period_s
         self.history: deque[np.ndarray] = deque(maxlen=runtime.obs_horizon)
-        self.scheduler = ChunkScheduler(period_s, runtime.action_horizon)
+        self.scheduler = ChunkScheduler(period_s)
         self.clock = clock
         self.noise_rng = np.random.default_rng(0)
         self.worker = InferenceWorker(self._infer)
@@ -162,7 +160,7 @@ class ChunkedActor:
         try:
             self._take(self.worker.poll(), events)
             quick = self.worker.latency_s <= self.wait_budget_s
-            lead = 0 if quick else math.ceil(self.worker.latency_s / self.period)
+            lead = 0 if quick else math.ceil(self.worker.latency_s / self.scheduler.period)
             if not self.worker.busy and self.scheduler.needs_inference(now, lead):
                 self._submit(now)
                 if quick:      # wait within the cycle: the chunk's first action is for now

@@ -86,13 +86,12 @@ class PushTTask:
     is; the summary says whether and when the block reached the goal pose."""
 
     def __init__(self, spec: IOSpec):
-        from sim.mujoco.push_t import WORKSPACE_M
         from sim.tasks.push_t import PUSH_T_OBS, PushTTaskConfig
 
         names = tuple(f.name for f in spec.observations)
         if names != tuple(f.name for f in PUSH_T_OBS):
             raise ValueError(f"spec {spec.name!r} observes {names}, not push-t's")
-        self.spec, self.workspace = spec, WORKSPACE_M
+        self.spec = spec
         self.task_cfg = PushTTaskConfig(control_rate_hz=spec.control_rate_hz)
         self.fixed_safe_action = [0.0] * spec.action_dim
         self.first_success_s: float | None = None
@@ -112,21 +111,20 @@ class PushTTask:
 
     def safe_action(self, obs) -> np.ndarray | None:
         """Hold: the pusher's own position as its setpoint."""
+        from sim.tasks.push_t import hold_action
+
         if obs is None or not np.isfinite(obs[0:2]).all():
             return None
-        return np.clip(obs[0:2] / self.workspace, -1.0, 1.0).astype(np.float32)
+        return hold_action(obs[0:2]).astype(np.float32)
 
     def track(self, obs, t: float) -> None:
         if obs is None or not np.isfinite(obs).all():
             return
-        from sim.tasks.push_t import wrap_angle
+        from sim.tasks.push_t import block_pose_from_obs, goal_errors
 
-        goal = self.task_cfg.goal
-        pos_err = float(np.hypot(obs[2] - goal[0], obs[3] - goal[1]))
-        ang_err = float(abs(wrap_angle(np.arctan2(obs[5], obs[4]) - goal[2])))
-        self.last_err = (pos_err, ang_err)
-        if self.first_success_s is None and pos_err <= self.task_cfg.success_pos_m \
-                and ang_err <= np.radians(self.task_cfg.success_angle_deg):
+        pos_err, ang_err, success = goal_errors(block_pose_from_obs(obs), self.task_cfg)
+        self.last_err = (float(pos_err), float(ang_err))
+        if self.first_success_s is None and success:
             self.first_success_s = t
 
     def progress_text(self, obs) -> str:

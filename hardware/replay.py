@@ -105,6 +105,7 @@ def resimulate_push_t(log: dict, horizon_s: float = 1.0):
     the logged pusher setpoints drive the nominal MuJoCo scene, re-anchored to the
     logged state (at rest: velocities are not measured) every `horizon_s`."""
     from hardware.sim_robot import SimPushTBody
+    from sim.tasks.push_t import block_pose_from_obs
 
     cycles = [c for c in log["cycles"] if c["state"] is not None]
     if len(cycles) < 2:
@@ -114,14 +115,13 @@ def resimulate_push_t(log: dict, horizon_s: float = 1.0):
     body.held = False
     env = body.env
     every = max(1, round(horizon_s * rate))
-    pose = lambda s: [s[2], s[3], float(np.arctan2(s[5], s[4]))]  # noqa: E731
     logged, sim = [], []
     for i, c in enumerate(cycles):
         if i % every == 0:
             env.sim.state[0] = 0.0
-            env.sim.state[0, env.sim.qpos] = [c["state"][0], c["state"][1], *pose(c["state"])]
-        logged.append(pose(c["state"]))
-        sim.append(pose(body.state()))
+            env.sim.state[0, env.sim.qpos] = [*c["state"][0:2], *block_pose_from_obs(c["state"])]
+        logged.append(block_pose_from_obs(c["state"]))
+        sim.append(block_pose_from_obs(body.state()))
         body.step(c["action"])
     logged, sim = np.asarray(logged), np.asarray(sim)
     return logged, sim
@@ -173,13 +173,14 @@ def plot_push_t_log(log: dict, logged: np.ndarray, sim: np.ndarray, out: str | P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sim.mujoco.push_t import WORKSPACE_M
     from sim.tasks.push_t import PushTTaskConfig, wrap_angle
 
     goal = PushTTaskConfig().goal
     cycles = [c for c in log["cycles"] if c["state"] is not None]
     t = np.asarray([c["t"] for c in cycles])
     pusher = np.asarray([c["state"][0:2] for c in cycles])
-    target = np.asarray([c["action"] for c in cycles]) * 0.25
+    target = np.asarray([c["action"] for c in cycles]) * WORKSPACE_M
     fig, ax = plt.subplots(1, 2, figsize=(12, 5))
     ax[0].plot(pusher[:, 0], pusher[:, 1], lw=0.8, label="pusher")
     ax[0].plot(target[:, 0], target[:, 1], ".", ms=2, label="pusher setpoints")

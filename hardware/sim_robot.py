@@ -102,7 +102,7 @@ class SimPushTBody:
 
         from sim.mujoco.push_t import WORKSPACE_M
 
-        env = self.env
+        env = self.env   # env.step would auto-reset at the goal; a robot does not
         if self.held or holding:
             target = env.pusher_pos()[0].copy()
         else:

@@ -96,9 +96,7 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
     import torch
 
     from robot_rl.checkpoint import save_chunk_checkpoint
-    from robot_rl.config import ConfigError
     from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler
-    from sim.tasks.push_t import push_t_spec
 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -123,8 +121,6 @@ def _train_chunk_policy(args, cfg, out: Path) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"done in {metrics['train_seconds']:.0f} s of training: {out}/checkpoint.pt, "
           f"{out}/metrics.json, {out}/training_curve.png")
-    if push_t_spec(cfg.env).spec_hash != spec.spec_hash:
-        raise ConfigError("the policy's spec differs from the task's")
     if not args.no_export:
         from robot_rl.exporting import export_checkpoint
 
@@ -172,8 +168,11 @@ def _fine_tune_dppo(args, cfg, out: Path, evaluate):
     if policy.kind != "diffusion":
         raise ConfigError(f"DPPO fine-tunes diffusion policies; {args.init} holds a "
                          f"{policy.kind} policy")
+    env = make_env(cfg.task, cfg.env, cfg.dppo.num_envs, seed=cfg.seed)
+    if env.spec.spec_hash != spec.spec_hash:
+        raise ConfigError(f"{args.init} was trained for I/O spec {spec.spec_hash[:12]}, but "
+                          f"{cfg.task} has {env.spec.spec_hash[:12]}")
     d = cfg.dppo
-    env = make_env(cfg.task, cfg.env, d.num_envs, seed=cfg.seed)
     print(f"fine-tuning {args.init} with DPPO on {d.num_envs} push-t envs: {d.iterations} "
           f"iterations x {d.chunk_steps} chunks, last {d.ft_steps} of "
           f"{policy.cfg.inference_steps} denoising steps, output {out}/", flush=True)

@@ -22,7 +22,7 @@ def _chunk(first: float, n: int = 4) -> np.ndarray:
 
 
 def test_scheduler_executes_actions_at_their_timestamps():
-    s = ChunkScheduler(PERIOD, 4)
+    s = ChunkScheduler(PERIOD)
     assert s.offer(_chunk(0), obs_time=1.0, now=1.0) == 0
     got = [s.next_action(1.0 + k * PERIOD) for k in range(5)]
     assert [g[0] for g in got[:4]] == [0, 1, 2, 3] and got[4] is None
@@ -30,7 +30,7 @@ def test_scheduler_executes_actions_at_their_timestamps():
 
 
 def test_late_actions_are_dropped_and_counted():
-    s = ChunkScheduler(PERIOD, 4)
+    s = ChunkScheduler(PERIOD)
     # inference took 2.3 periods: the actions for t = 1.0 and 1.1 are already late
     late = s.offer(_chunk(0), obs_time=1.0, now=1.23)
     assert late == 2 and s.late_dropped == 2
@@ -40,7 +40,7 @@ def test_late_actions_are_dropped_and_counted():
 
 
 def test_new_chunk_replaces_the_queue_and_lead_triggers_inference():
-    s = ChunkScheduler(PERIOD, 4)
+    s = ChunkScheduler(PERIOD)
     s.offer(_chunk(0), 0.0, 0.0)
     s.next_action(0.0)
     assert s.remaining(0.1) == 3

@@ -86,6 +86,26 @@ def wrap_angle(a):
     return (a + np.pi) % (2 * np.pi) - np.pi
 
 
+def block_pose_from_obs(obs) -> np.ndarray:
+    """[..., 3] block x, y (m) and yaw (rad) from push-t observations [..., 6]."""
+    obs = np.asarray(obs, dtype=np.float64)
+    return np.concatenate((obs[..., 2:4], np.arctan2(obs[..., 5:6], obs[..., 4:5])), -1)
+
+
+def goal_errors(pose: np.ndarray, cfg: PushTTaskConfig):
+    """(position error m, |yaw error| rad, success) of block poses [..., 3]."""
+    goal = np.asarray(cfg.goal, dtype=np.float64)
+    pos_err = np.linalg.norm(pose[..., :2] - goal[:2], axis=-1)
+    ang_err = np.abs(wrap_angle(pose[..., 2] - goal[2]))
+    success = (pos_err <= cfg.success_pos_m) & (ang_err <= math.radians(cfg.success_angle_deg))
+    return pos_err, ang_err, success
+
+
+def hold_action(pusher_pos: np.ndarray) -> np.ndarray:
+    """The action whose setpoint is where the pusher is (it holds still)."""
+    return np.clip(np.asarray(pusher_pos) / WORKSPACE_M, -1.0, 1.0)
+
+
 def keypoint_error(pose: np.ndarray, goal: np.ndarray) -> np.ndarray:
     """[N] mean distance (m) between the block's keypoints at `pose` [N, 3] and at `goal`."""
     def world(p):
@@ -225,8 +245,8 @@ class PushTEnv:
 
     def hold_action(self) -> torch.Tensor:
         """[N, 2] the action that holds each pusher where it is."""
-        hold = np.clip(self.pusher_pos() / WORKSPACE_M, -1.0, 1.0)
-        return torch.as_tensor(hold, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(hold_action(self.pusher_pos()), dtype=torch.float32,
+                               device=self.device)
 
     # -- stepping --------------------------------------------------------------------
     def step(self, action: torch.Tensor):
@@ -238,9 +258,7 @@ class PushTEnv:
         self.episode_step += 1
         pose = self.block_pose()
         err = keypoint_error(pose, self.goal)
-        pos_err = np.linalg.norm(pose[:, :2] - self.goal[:2], axis=-1)
-        ang_err = np.abs(wrap_angle(pose[:, 2] - self.goal[2]))
-        success = (pos_err <= cfg.success_pos_m) & (ang_err <= math.radians(cfg.success_angle_deg))
+        _, _, success = goal_errors(pose, cfg)
         finite = np.isfinite(self.sim.state).all(-1)
         out = ~finite | (np.abs(pose[:, :2]) > cfg.bounds_m).any(-1)
         reward = cfg.progress_scale * (self.kp_err - err) + cfg.success_bonus * success

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.mujoco.push_t import BOUNDING_RADIUS_M, PUSHER_RADIUS_M, WORKSPACE_M, t_edges
-from sim.tasks.push_t import wrap_angle
+from sim.tasks.push_t import block_pose_from_obs, wrap_angle
 
 
 def contact_candidates(spacing: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +73,7 @@ class PushTExpert:
     def act(self, obs) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float64)
         pusher, block = obs[:, 0:2], obs[:, 2:4]
-        yaw = np.arctan2(obs[:, 5], obs[:, 4])
+        yaw = block_pose_from_obs(obs)[:, 2]
         e_pos = self.goal[:2] - block
         e_yaw = wrap_angle(self.goal[2] - yaw)
         r = rotate(self.points[None], yaw)                        # [N, M, 2]
