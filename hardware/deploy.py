@@ -20,6 +20,7 @@ from hardware.chunked import ChunkedActor
 from hardware.observations import deploy_task
 from hardware.robot import Robot
 from hardware.safety import SafetyConfig, SafetyLayer
+from hardware.sensor_correction import SensorCorrection
 from hardware.transport import LinkError
 
 @dataclass
@@ -34,6 +35,7 @@ class DeployConfig:
     loss_periods: int = 10                # no state for this long: link lost, stop
                                           # (a closed pty or dead process is immediate)
     realtime: bool = True
+    calibration: str | None = None        # calibration file: its IMU corrections are applied
 
 
 def deploy(cfg: DeployConfig, progress=None) -> dict:
@@ -41,6 +43,7 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
     from policies.runtime import NonFiniteObservationError, open_policy
 
     runtime = open_policy(cfg.policy, rate_hz=cfg.rate_hz or 100.0)
+    correction = SensorCorrection.from_file(cfg.calibration) if cfg.calibration else None
     spec = runtime.spec
     rate = cfg.rate_hz or spec.control_rate_hz
     period = 1.0 / rate
@@ -60,7 +63,8 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             "robot_url": cfg.robot, "robot_info": info.__dict__, "policy": str(cfg.policy),
             "policy_metadata": {k: v for k, v in runtime.metadata.items() if k != "spec"},
             "spec": spec.to_dict(), "rate_hz": rate, "setpoint": list(cfg.setpoint),
-            "realtime": rt_note, "safe_action": safe_action})
+            "realtime": rt_note, "safe_action": safe_action,
+            "calibration": cfg.calibration})
         robot.wait_state(2.0)
         task.record_action(safe_action)
         robot.arm()
@@ -86,7 +90,10 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             age = state.age() if state else None
             if age is not None and age > cfg.loss_periods * period:
                 return link_lost(f"no state for {cfg.loss_periods} periods: link lost", cycle)
-            obs = task.observe(state.values) if state else None
+            values = list(state.values) if state else None
+            if values is not None and correction is not None and len(values) == 13:
+                values = correction.quadrotor_state(values)
+            obs = task.observe(values) if state else None
             t_pol = time.perf_counter()
             action = None
             events = []
@@ -117,8 +124,10 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             t_flight = now - t0
             task.track(obs, t_flight)
             hil = robot.take_hil_pairs()
+            raw = {"raw_state": list(state.values)} if correction is not None and state else {}
             log.cycle({"cycle": cycle, "t": t_flight, **({"hil": hil} if hil is not None else {}),
-                       "state": list(state.values) if state else None, "state_age_s": age, "obs": obs.tolist() if obs is not None else None,
+                       "state": values, **raw, "state_age_s": age,
+                       "obs": obs.tolist() if obs is not None else None,
                        "raw_action": action.tolist() if action is not None else None,
                        "action": safe.tolist(), "lateness_us": timing.lateness_us[-1],
                        "events": events, "link": robot.link_counters})

@@ -1,6 +1,9 @@
 """MCAP flight logs: robot info, policy metadata and spec, one record per control cycle.
 
-Messages are JSON (channel encoding "json", schemas "jsonschema"). The writer
+Messages are JSON (channel encoding "json", schemas "jsonschema"). Besides the
+deploy topics, calibration logs carry sensor streams (IMU_TOPIC, THRUST_STAND_TOPIC;
+layouts in docs/conventions.md); `read_log` returns every other topic under
+"topics". The writer
 closes a chunk at least every `flush_s` seconds, so a process killed with
 SIGKILL loses at most that much; the official `mcap` readers (indexed, and
 streaming after a kill) read the file.
@@ -15,6 +18,7 @@ from pathlib import Path
 from mcap.writer import CompressionType, Writer
 
 CYCLE_TOPIC, EVENT_TOPIC, INFO_TOPIC = "/cycle", "/event", "/info"
+IMU_TOPIC, THRUST_STAND_TOPIC = "/imu", "/thrust_stand"
 _OBJECT = json.dumps({"type": "object"}).encode()
 
 
@@ -26,8 +30,8 @@ class FlightLog:
         # No compression: a chunk flush inside a 1-2 ms control period must be a plain write.
         self.writer = Writer(self.file, chunk_size=256 * 1024, compression=CompressionType.NONE)
         self.writer.start(profile="", library="robot_rl")
-        schema = self.writer.register_schema("robot_rl.Record", "jsonschema", _OBJECT)
-        self.channels = {t: self.writer.register_channel(t, "json", schema)
+        self.schema = self.writer.register_schema("robot_rl.Record", "jsonschema", _OBJECT)
+        self.channels = {t: self.writer.register_channel(t, "json", self.schema)
                          for t in (INFO_TOPIC, CYCLE_TOPIC, EVENT_TOPIC)}
         self.flush_s = flush_s
         self.last_flush = time.monotonic()
@@ -40,6 +44,12 @@ class FlightLog:
         self.seq += 1
         self.writer.add_message(self.channels[topic], log_time=t_ns, publish_time=t_ns,
                                 sequence=self.seq, data=json.dumps(record).encode())
+
+    def message(self, topic: str, record: dict, t_ns: int) -> None:
+        """One record on any topic (a sensor stream); its channel is made on first use."""
+        if topic not in self.channels:
+            self.channels[topic] = self.writer.register_channel(topic, "json", self.schema)
+        self._write(topic, record, t_ns)
 
     def cycle(self, record: dict, t_ns: int | None = None) -> None:
         self._write(CYCLE_TOPIC, record, time.time_ns() if t_ns is None else t_ns)
@@ -70,7 +80,7 @@ def read_log(path: str | Path) -> dict:
     from mcap.stream_reader import StreamReader
     from mcap.records import Channel, Message
 
-    out = {"info": None, "cycles": [], "events": [], "complete": True}
+    out = {"info": None, "cycles": [], "events": [], "topics": {}, "complete": True}
     topic_of = {}
     with open(path, "rb") as f:
         try:
@@ -79,7 +89,7 @@ def read_log(path: str | Path) -> dict:
                 _collect(out, channel.topic, message.data)
             return out
         except Exception:  # a truncated file fails in the indexed reader (any mcap error)
-            out = {"info": None, "cycles": [], "events": [], "complete": False}
+            out = {"info": None, "cycles": [], "events": [], "topics": {}, "complete": False}
         f.seek(0)
         try:
             for record in StreamReader(f, skip_magic=False).records:
@@ -100,6 +110,8 @@ def _collect(out: dict, topic: str, data: bytes) -> None:
         out["cycles"].append(record)
     elif topic == EVENT_TOPIC:
         out["events"].append(record)
+    else:
+        out["topics"].setdefault(topic, []).append(record)
 
 
-__all__ = ["FlightLog", "read_log"]
+__all__ = ["FlightLog", "IMU_TOPIC", "THRUST_STAND_TOPIC", "read_log"]

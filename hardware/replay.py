@@ -67,7 +67,8 @@ def firmware_parity(log: dict, policy_path: str) -> dict | None:
 def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     """(logged positions, re-simulated positions) [N, 3].
 
-    The logged actions drive the simulator (nominal `preset`), re-anchored to the
+    The logged actions drive the simulator (nominal `preset`: a preset name or a
+    calibration file, whose identified latency then delays them), re-anchored to the
     logged state every `horizon_s`: a quadrotor is open-loop unstable, so one
     long open-loop run measures divergence, not model error. Rotor speeds are
     not measured; each anchor starts them at the steady state of the last action.
@@ -75,7 +76,8 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     import torch
 
     from hardware.sim_robot import SimQuadrotorBody
-    from sim.quadrotor.dynamics import command_to_rpm
+    from sim.quadrotor.dynamics import command_to_rpm, periods_back
+    from sim.quadrotor.params import calibrated_latency_s
 
     cycles = [c for c in log["cycles"] if c["state"] is not None]
     if len(cycles) < 2:
@@ -84,19 +86,22 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     body = SimQuadrotorBody(preset, rate)
     body.held = False
     every = max(1, round(horizon_s * rate))
+    delay = round((calibrated_latency_s(preset) or 0.0) / body.dt)   # physics steps
     st = body.sim.state
     logged, sim = [], []
-    last_action = cycles[0]["action"]
+    actions = [c["action"] for c in cycles]
     for i, c in enumerate(cycles):
         if i % every == 0:
             s = torch.tensor(c["state"], dtype=torch.float32)
             st.pos[0], st.quat[0], st.vel[0], st.ang_vel[0] = s[0:3], s[3:7], s[7:10], s[10:13]
-            st.rpm[0] = command_to_rpm(torch.tensor(last_action, dtype=torch.float32),
-                                       body.params.max_rpm)
+            st.rpm[0] = command_to_rpm(torch.tensor(actions[max(0, i - 1)],
+                                                    dtype=torch.float32), body.params.max_rpm)
         logged.append(c["state"][0:3])
         sim.append(body.state()[0:3])
-        body.step(c["action"])
-        last_action = c["action"]
+        for j in range(body.substeps):      # the command `delay` physics steps ago
+            back = periods_back(j, delay, body.substeps)
+            applied = torch.tensor([actions[max(0, i - back)]], dtype=torch.float32)
+            body.sim.step(command_to_rpm(applied, body.params.max_rpm), 1)
     return np.asarray(logged), np.asarray(sim)
 
 
@@ -127,7 +132,8 @@ def resimulate_push_t(log: dict, horizon_s: float = 1.0):
     return logged, sim
 
 
-def replay(path: str | Path, policy: str | None = None, plot: str | None = None) -> dict:
+def replay(path: str | Path, policy: str | None = None, plot: str | None = None,
+           preset: str = "crazyflie") -> dict:
     log = read_log(path)
     if not log["cycles"]:
         raise ValueError(f"{path} holds no control cycles (not a robot_rl deploy log?)")
@@ -144,7 +150,7 @@ def replay(path: str | Path, policy: str | None = None, plot: str | None = None)
         result["max_action_diff"] = None
         result["policy_note"] = f"policy {policy!r} not found; pass --policy"
     push_t = str((info.get("spec") or {}).get("name", "")).startswith("push-t")
-    logged, sim = resimulate_push_t(log) if push_t else resimulate(log)
+    logged, sim = resimulate_push_t(log) if push_t else resimulate(log, preset=preset)
     err = logged[:, :2] - sim[:, :2] if push_t else logged - sim
     result["resim_pos_rmse_m"] = float(np.sqrt(np.mean(np.sum(err ** 2, -1))))
     result["resim_final_pos_err_m"] = float(np.linalg.norm(err[-1]))

@@ -1,6 +1,6 @@
 """Host-side Robot: open from a URL, handshake, state, commands, arm/disarm/e-stop.
 
-    sim://quadrotor[?preset=crazyflie&rate=100&start=0,0,1.5&backend=torch]
+    sim://quadrotor[?preset=crazyflie&rate=100&start=0,0,1.5&backend=torch&gyro_bias=0,0,0]
                                                                  simulated robot over a pty
                                                                  (backend: torch|mujoco|pybullet)
     sim+udp://quadrotor[?key=HEX]                                the same over UDP
@@ -89,7 +89,7 @@ class Robot:
         args = [sys.executable, "-m", "hardware.sim_robot"]
         args += ["--udp", "127.0.0.1:0"] if udp else ["--pty"]
         for name in ("robot", "seed", "preset", "rate", "start", "backend", "command-timeout",
-                     "disarm-timeout"):
+                     "disarm-timeout", "gyro-bias"):
             if name in q or name.replace("-", "_") in q:
                 args += [f"--{name}", q.get(name, q.get(name.replace("-", "_")))]
         if key is not None:

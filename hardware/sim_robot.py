@@ -3,6 +3,7 @@
     python -m hardware.sim_robot --pty               # prints the pty path to connect to
     python -m hardware.sim_robot --udp 127.0.0.1:9000 [--key-hex K]
     python -m hardware.sim_robot --pty --robot push-t [--seed N]
+    python -m hardware.sim_robot --pty --preset robot.yaml --gyro-bias 0.02,0,0
 
 The robot runs the shared RobotEndpoint state machine at its own fixed rate,
 steps the simulator with the applied action, and sends STATE every period and
@@ -51,7 +52,7 @@ class SimQuadrotorBody:
     """One quadrotor in the torch simulator, with a ground plane and a start stand."""
 
     def __init__(self, preset: str, rate_hz: float, start=(0.0, 0.0, 1.5),
-                 backend: str = "torch"):
+                 backend: str = "torch", gyro_bias=(0.0, 0.0, 0.0)):
         from sim.quadrotor.backends import make_quadrotor_sim
         from sim.quadrotor.params import get_preset
 
@@ -65,6 +66,7 @@ class SimQuadrotorBody:
         s.quat[0] = torch.tensor([1.0, 0.0, 0.0, 0.0])
         s.rpm[0] = self.params.hover_rpm
         self.held = True
+        self.gyro_bias = torch.tensor(gyro_bias, dtype=torch.float32)   # added to body rates
 
     def step(self, action: list[float], holding: bool = False) -> None:
         """Apply `action` for one period (the safe action already replaces it when the
@@ -81,7 +83,7 @@ class SimQuadrotorBody:
 
     def state(self) -> list[float]:
         s = self.sim.state
-        return torch.cat((s.pos[0], s.quat[0], s.vel[0], s.ang_vel[0])).tolist()
+        return torch.cat((s.pos[0], s.quat[0], s.vel[0], s.ang_vel[0] + self.gyro_bias)).tolist()
 
 
 class SimPushTBody:
@@ -238,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                     "push-t 10)")
     ap.add_argument("--start", default="0,0,1.5", help="start position x,y,z (m)")
     ap.add_argument("--backend", default="torch", help="physics: torch, mujoco or pybullet")
+    ap.add_argument("--gyro-bias", default="0,0,0",
+                    help="rad/s added to the reported body rates (an uncalibrated gyro)")
     ap.add_argument("--command-timeout", type=float, default=0.1)
     ap.add_argument("--disarm-timeout", type=float, default=0.5)
     ap.add_argument("--robot-id", default="sim-quadrotor")
@@ -252,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         rate = args.rate or 100.0
         start = tuple(float(v) for v in args.start.split(","))
         spec = quadrotor_robot_spec(args.preset, rate)
-        body = SimQuadrotorBody(args.preset, rate, start, args.backend)
+        bias = tuple(float(v) for v in args.gyro_bias.split(","))
+        body = SimQuadrotorBody(args.preset, rate, start, args.backend, bias)
         state_dim, safe_action, robot_id = STATE_DIM, [-1.0] * spec.action_dim, args.robot_id
     endpoint = RobotEndpoint(
         EndpointConfig(spec.spec_hash, robot_id, state_dim, spec.action_dim, rate,

@@ -1,4 +1,4 @@
-"""`robot-rl` command line: tasks, collect, train, eval, export, deploy, replay."""
+"""`robot-rl` command line: tasks, collect, train, eval, export, deploy, replay, calibrate."""
 
 from __future__ import annotations
 
@@ -358,7 +358,7 @@ def _cmd_deploy(args) -> int:
     safety = SafetyConfig(rate_limit=args.rate_limit, max_tilt_deg=args.max_tilt,
                           geofence_m=None if args.geofence <= 0 else args.geofence)
     cfg = DeployConfig(args.policy, args.robot, args.rate, args.duration, args.log,
-                       safety=safety)
+                       safety=safety, calibration=args.calibration)
 
     def progress(cycle, t, status, timing):
         late = timing.lateness_us[-1] if timing.lateness_us else 0.0
@@ -372,7 +372,21 @@ def _cmd_deploy(args) -> int:
 def _cmd_replay(args) -> int:
     from hardware.replay import replay
 
-    _print_result(replay(args.log, args.policy, args.plot), args.json)
+    _print_result(replay(args.log, args.policy, args.plot, args.preset), args.json)
+    return 0
+
+
+def _cmd_calibrate(args) -> int:
+    from calibration.run import calibrate, parse_known
+
+    known = parse_known(args.known)
+    print(f"calibrate {args.kind}: {len(args.logs)} log(s) -> {args.out}", flush=True)
+    result = calibrate(args.kind, args.logs, args.out, args.plot, args.preset, args.robot,
+                       known, progress=lambda line: print(line, flush=True))
+    if not args.json:
+        for w in result["warnings"]:
+            print(f"WARNING: {w}", flush=True)
+    _print_result(result, args.json)
     return 0
 
 
@@ -448,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="metres from the setpoint before safe action + disarm (0: off)")
     d.add_argument("--max-tilt", type=float, help="degrees of tilt before safe action + disarm")
     d.add_argument("--rate-limit", type=float, help="max change of each action per cycle")
+    d.add_argument("--calibration", help="calibration file whose IMU corrections the HAL "
+                   "applies (gyro bias on the body rates)")
     d.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     d.set_defaults(fn=_cmd_deploy)
 
@@ -455,8 +471,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("log", help="MCAP log from robot-rl deploy")
     r.add_argument("--policy", help="policy.onnx to check (default: the one in the log)")
     r.add_argument("--plot", help="write position/attitude/action/timing plots to this PNG")
+    r.add_argument("--preset", default="crazyflie", help="model to re-simulate with: a "
+                   "preset name or a calibration file (robot.yaml)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(fn=_cmd_replay)
+
+    c = sub.add_parser("calibrate", help="fit sensor, actuator or model parameters from logs "
+                       "into a calibration file")
+    c.add_argument("kind", choices=("imu", "actuators", "sysid"),
+                   help="imu: multi-position IMU log; actuators: thrust-stand log; sysid: "
+                   "deploy logs of excited flight")
+    c.add_argument("logs", nargs="+", metavar="LOG", help="MCAP log(s)")
+    c.add_argument("--out", required=True, help="calibration file (YAML); an existing one "
+                   "keeps its other sections")
+    c.add_argument("--plot", help="write a residual plot to this PNG")
+    c.add_argument("--preset", default="crazyflie", help="base preset of a new file")
+    c.add_argument("--robot", help="robot name of a new file (default: the file's stem)")
+    c.add_argument("--known", action="append", metavar="NAME=VALUE",
+                   help="sysid: a measured value in SI units, e.g. mass=0.031 (repeatable)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(fn=_cmd_calibrate)
     return p
 
 
@@ -465,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     from hardware.transport import LinkError
     from policies.export import ExportError
     from policies.runtime import PolicyLoadError
+    from robot_rl.calfile import CalibrationError
     from robot_rl.checkpoint import CheckpointError
     from robot_rl.config import ConfigError
 
@@ -472,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except (ConfigError, CheckpointError, PolicyLoadError, ExportError, RobotError,
-            LinkError) as e:
+            LinkError, CalibrationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:  # user-facing validation errors (tasks, envs, configs, datasets)

@@ -8,7 +8,7 @@ curriculum `level` in [0, 1] shrinks every range towards the nominal value.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -46,6 +46,19 @@ class ParamRange:
             return lo + (hi - lo) * u
         lo, hi = torch.log(lo), torch.log(hi)
         return torch.exp(lo + (hi - lo) * u)
+
+    def centred_on(self, value: float, floor: float = 0.0) -> "ParamRange":
+        """The same width of absolute range ("uniform", "log_uniform"), moved so that its
+        centre (geometric for log_uniform) is `value`; relative kinds are left as they
+        are (they already centre on the nominal value)."""
+        if self.kind == "uniform":
+            half = 0.5 * (self.high - self.low)
+            low = max(floor, value - half)
+            return ParamRange("uniform", low, max(low, value + half))
+        if self.kind == "log_uniform":
+            ratio = math.sqrt(self.high / self.low)
+            return ParamRange("log_uniform", value / ratio, value * ratio)
+        return self
 
     def bounds(self, nominal: float) -> tuple[float, float]:
         """The full-level interval of values this range can produce."""
@@ -90,6 +103,16 @@ class QuadrotorDR:
         if self.curriculum_iterations <= 0:
             return 1.0
         return min(1.0, iteration / self.curriculum_iterations)
+
+    def centred_on(self, tau_up: float, tau_down: float,
+                   latency_steps: float | None) -> "QuadrotorDR":
+        """These ranges with the absolute ones (motor time constants, latency) centred on
+        calibrated values: a calibration file is the nominal model and the DR centre."""
+        out = replace(self, tau_up=self.tau_up.centred_on(tau_up, floor=0.005),
+                      tau_down=self.tau_down.centred_on(tau_down, floor=0.005))
+        if latency_steps is not None:
+            out.latency_steps = self.latency_steps.centred_on(latency_steps)
+        return out
 
     def max_latency_steps(self) -> int:
         return int(math.floor(self.latency_steps.bounds(0.0)[1] + 0.5))

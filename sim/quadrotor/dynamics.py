@@ -83,6 +83,12 @@ def command_to_rpm(action: torch.Tensor, max_rpm) -> torch.Tensor:
     return (action.clamp(-1.0, 1.0) + 1.0) * 0.5 * max_rpm
 
 
+def periods_back(substep: int, delay: int, decimation: int) -> int:
+    """With an action latency of `delay` physics steps, how many control periods ago was
+    the command sent that drives physics step `substep` (0..decimation-1) of this period."""
+    return (delay - substep + decimation - 1) // decimation
+
+
 def rotor_geometry(device) -> torch.Tensor:
     """[3, 4]: rotor x and y for unit arm length, and the yaw reaction sign."""
     g = torch.tensor((ROTOR_X, ROTOR_Y, ROTOR_YAW_SIGN), device=device)

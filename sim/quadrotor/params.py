@@ -77,9 +77,37 @@ QUAD_450 = QuadrotorParams(
 PRESETS: dict[str, QuadrotorParams] = {p.name: p for p in (CRAZYFLIE, QUAD_450)}
 
 
+# calibration-file quantity -> QuadrotorParams field; the model section (system
+# identification) wins over the actuators section (thrust stand).
+_CALIBRATED = (("actuators", ("kf", "km", "max_rpm", "tau_up", "tau_down")),
+               ("model", ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "drag")))
+
+
 def get_preset(name: str) -> QuadrotorParams:
-    """The preset called `name`, or a clear error listing the valid ones."""
+    """The preset called `name`, or a calibration file's parameters (a path ending in
+    .yaml: its base preset with the identified values), or a clear error."""
+    from robot_rl.calfile import is_calibration_path, load_calibration
+
+    if is_calibration_path(name):
+        cal = load_calibration(name)
+        base = get_preset(cal.base_preset)
+        values = {}
+        for section, names in _CALIBRATED:
+            for key in names:
+                v = cal.value(section, key)
+                if v is not None:
+                    values[key] = tuple(v) if isinstance(v, list) else v
+        return base.with_overrides(name=cal.robot, **values)
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown quadrotor preset {name!r}; valid: {sorted(PRESETS)}") from None
+        raise ValueError(f"unknown quadrotor preset {name!r}; valid: {sorted(PRESETS)} or a "
+                         f"calibration file (*.yaml)") from None
+
+
+def calibrated_latency_s(name: str) -> float | None:
+    """The identified action latency of a calibration-file preset (None otherwise)."""
+    from robot_rl.calfile import is_calibration_path, load_calibration
+
+    return load_calibration(name).value("model", "latency_s") if is_calibration_path(name) \
+        else None

@@ -8,16 +8,17 @@ prev_action. Action: 4 floats in [-1, 1], either normalized motor commands
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
+from robot_rl.calfile import is_calibration_path
 from robot_rl.spec import ActionField, IOSpec, ObsField
 from sim.quadrotor.backends import check_backend, make_quadrotor_sim
 from sim.quadrotor.dynamics import BatchedParams, command_to_rpm, rotor_geometry, thrust_allocation
 from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
-from sim.quadrotor.params import get_preset
+from sim.quadrotor.params import calibrated_latency_s, get_preset
 from sim.quadrotor.rotations import quat_from_axis_angle, quat_mul, quat_to_rotmat
 from sim.randomization import QuadrotorDR
 
@@ -161,10 +162,15 @@ class QuadrotorEnv:
     """
 
     def __init__(self, cfg: QuadrotorTaskConfig, num_envs: int, device="cpu", seed: int = 0):
-        self.cfg = cfg
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.nominal = get_preset(cfg.preset)
+        if is_calibration_path(cfg.preset):   # its values are the nominal model and DR centre
+            latency_s = calibrated_latency_s(cfg.preset)
+            cfg = replace(cfg, dr=cfg.dr.centred_on(
+                self.nominal.tau_up, self.nominal.tau_down,
+                None if latency_s is None else latency_s * cfg.control_rate_hz))
+        self.cfg = cfg
         self.spec = quadrotor_spec(cfg)
         self.obs_dim, self.action_dim = self.spec.obs_dim, self.spec.action_dim
         self.decimation = round(1.0 / (cfg.control_rate_hz * cfg.sim_dt))
