@@ -18,10 +18,11 @@ def read_logs(paths: list[str]) -> list[tuple[str, dict]]:
     for path in paths:
         if not Path(path).is_file():
             raise CalibrationDataError(f"log {path!r} not found")
-        try:
-            out.append((path, read_log(path)))
-        except Exception as e:   # not an MCAP file at all: say which and why
-            raise CalibrationDataError(f"{path}: not a readable MCAP log ({e})") from None
+        log = read_log(path)      # reads what it can; a file cut short keeps its messages
+        if not (log["cycles"] or log["topics"]):
+            raise CalibrationDataError(f"{path}: no messages read (not an MCAP log written by "
+                                       f"robot_rl deploy or a calibration procedure?)")
+        out.append((path, log))
     return out
 
 
@@ -33,8 +34,8 @@ def calibrate(kind: str, logs: list[str], out: str, plot: str | None = None,
         raise ValueError(f"unknown calibration {kind!r}; valid: {', '.join(KINDS)}")
     say = progress or (lambda line: None)
     cal = load_or_new(out, robot, preset)
-    sources = [source_entry(p, kind) for p in logs]
     read = read_logs(logs)
+    sources = [source_entry(p, kind) for p in logs]
     say(f"read {len(read)} log(s)")
     if kind == "imu":
         result = _imu(read, plot)

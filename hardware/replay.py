@@ -71,12 +71,12 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     calibration file, whose identified latency then delays them), re-anchored to the
     logged state every `horizon_s`: a quadrotor is open-loop unstable, so one
     long open-loop run measures divergence, not model error. Rotor speeds are
-    not measured; each anchor starts them at the steady state of the last action.
+    not measured; each anchor takes them from the rotor lag run over all commands.
     """
     import torch
 
     from hardware.sim_robot import SimQuadrotorBody
-    from sim.quadrotor.dynamics import command_to_rpm, periods_back
+    from sim.quadrotor.dynamics import command_to_rpm, lag_rotor_speed, periods_back
     from sim.quadrotor.params import calibrated_latency_s
 
     cycles = [c for c in log["cycles"] if c["state"] is not None]
@@ -87,21 +87,24 @@ def resimulate(log: dict, horizon_s: float = 0.5, preset: str = "crazyflie"):
     body.held = False
     every = max(1, round(horizon_s * rate))
     delay = round((calibrated_latency_s(preset) or 0.0) / body.dt)   # physics steps
+    p = body.params
     st = body.sim.state
     logged, sim = [], []
     actions = [c["action"] for c in cycles]
+    rpm = command_to_rpm(torch.tensor([actions[0]], dtype=torch.float32), p.max_rpm)
     for i, c in enumerate(cycles):
         if i % every == 0:
             s = torch.tensor(c["state"], dtype=torch.float32)
             st.pos[0], st.quat[0], st.vel[0], st.ang_vel[0] = s[0:3], s[3:7], s[7:10], s[10:13]
-            st.rpm[0] = command_to_rpm(torch.tensor(actions[max(0, i - 1)],
-                                                    dtype=torch.float32), body.params.max_rpm)
+            st.rpm[0] = rpm[0]
         logged.append(c["state"][0:3])
         sim.append(body.state()[0:3])
         for j in range(body.substeps):      # the command `delay` physics steps ago
-            back = periods_back(j, delay, body.substeps)
-            applied = torch.tensor([actions[max(0, i - back)]], dtype=torch.float32)
-            body.sim.step(command_to_rpm(applied, body.params.max_rpm), 1)
+            applied = torch.tensor([actions[max(0, i - periods_back(j, delay, body.substeps))]],
+                                   dtype=torch.float32)
+            cmd = command_to_rpm(applied, p.max_rpm)
+            body.sim.step(cmd, 1)
+            rpm = lag_rotor_speed(rpm, cmd, p.tau_up, p.tau_down, body.dt)   # for anchors
     return np.asarray(logged), np.asarray(sim)
 
 

@@ -49,12 +49,11 @@ class ParamRange:
 
     def centred_on(self, value: float, floor: float = 0.0) -> "ParamRange":
         """The same width of absolute range ("uniform", "log_uniform"), moved so that its
-        centre (geometric for log_uniform) is `value`; relative kinds are left as they
-        are (they already centre on the nominal value)."""
-        if self.kind == "uniform":
-            half = 0.5 * (self.high - self.low)
-            low = max(floor, value - half)
-            return ParamRange("uniform", low, max(low, value + half))
+        centre (geometric for log_uniform) is `value`, narrowed if it would reach below
+        `floor`; relative kinds are left as they are (they centre on the nominal)."""
+        if self.kind == "uniform":     # narrowed where the floor would cut it (stays centred)
+            half = max(0.0, min(0.5 * (self.high - self.low), value - floor))
+            return ParamRange("uniform", value - half, value + half)
         if self.kind == "log_uniform":
             ratio = math.sqrt(self.high / self.low)
             return ParamRange("log_uniform", value / ratio, value * ratio)
