@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -82,7 +82,6 @@ class Windows:
     lead: int               # L + B: index of the window's first command in `actions`
     burn_in: int            # B control steps
     rate_hz: float
-    sources: list = field(default_factory=list)
 
 
 def smoothed(states: np.ndarray, samples: int) -> np.ndarray:
@@ -294,13 +293,29 @@ def make_prior(cfg: SysidConfig, nominal, stand: dict | None = None,
     return Prior(mean, std, source)
 
 
+def fit_theta(model: WindowModel, prior: Prior, theta: np.ndarray, cmd: torch.Tensor):
+    """Trust-region least squares of the window residuals plus the prior rows, from
+    `theta` at fixed commands (one latency); returns (scipy result, jacobian function)."""
+    from scipy.optimize import least_squares
+
+    def fun(x):
+        with torch.no_grad():
+            r = model.residuals(torch.from_numpy(x), cmd).reshape(-1).numpy()
+        return np.concatenate((r, (x - prior.mean) / prior.std))
+
+    def jac(x):
+        return np.concatenate((model.jacobian(x, cmd), np.diag(1.0 / prior.std)))
+
+    sol = least_squares(fun, theta, jac=jac, method="trf", bounds=(-3.0, 3.0), x_scale="jac",
+                        ftol=1e-10, xtol=1e-10, max_nfev=model.cfg.max_nfev)
+    return sol, jac
+
+
 def identify(model: WindowModel, prior: Prior, progress=None) -> dict:
     """Fit theta and the latency; returns estimates, uncertainty and excitation checks.
 
     Latency scan at the prior values, fit, scan again at the fitted values; refit while
-    the best latency moves (at most `latency_rounds` times)."""
-    from scipy.optimize import least_squares
-
+    the best latency moves (at most `latency_rounds` fits)."""
     cfg = model.cfg
     say = progress or (lambda line: None)
     candidates = list(range(0, round(cfg.max_latency_s / model.dt) + 1))
@@ -310,27 +325,17 @@ def identify(model: WindowModel, prior: Prior, progress=None) -> dict:
     t0 = time.perf_counter()
     for rnd in range(cfg.latency_rounds):
         cmd = model.commands([delay])
-
-        def fun(x):
-            with torch.no_grad():
-                r = model.residuals(torch.from_numpy(x), cmd).reshape(-1).numpy()
-            return np.concatenate((r, (x - prior.mean) / prior.std))
-
-        def jac(x):
-            return np.concatenate((model.jacobian(x, cmd), np.diag(1.0 / prior.std)))
-
-        sol = least_squares(fun, theta, jac=jac, method="trf", bounds=(-3.0, 3.0),
-                            x_scale="jac", ftol=1e-10, xtol=1e-10, max_nfev=cfg.max_nfev)
-        say(f"    {sol.message}")
+        sol, jac = fit_theta(model, prior, theta, cmd)
         theta = sol.x
         costs = latency_costs(model, theta, candidates)
         best = candidates[int(np.argmin(costs))]
         say(f"  fit {rnd + 1}: latency {delay * model.dt * 1e3:.0f} ms, cost {sol.cost:.4g} "
-            f"after {sol.nfev} evaluations; best latency at the fit: "
+            f"after {sol.nfev} evaluations ({sol.message}); best latency at the fit: "
             f"{best * model.dt * 1e3:.0f} ms  [{time.perf_counter() - t0:.1f} s]")
         if best == delay:
             break
-        delay = best
+        if rnd + 1 < cfg.latency_rounds:
+            delay = best
     result = summarize(model, prior, theta, delay, cmd, costs, candidates, jac)
     idle = [i for i, name in enumerate(PARAMS) if result["params"][name]["source"] == "preset"]
     if not idle:
@@ -341,19 +346,9 @@ def identify(model: WindowModel, prior: Prior, progress=None) -> dict:
     theta = theta.copy()
     for i in idle:
         theta[i], pinned.std[i] = prior.mean[i], cfg.known_rel_std
-
-    def fun_pinned(x):
-        with torch.no_grad():
-            r = model.residuals(torch.from_numpy(x), cmd).reshape(-1).numpy()
-        return np.concatenate((r, (x - pinned.mean) / pinned.std))
-
-    def jac_pinned(x):
-        return np.concatenate((model.jacobian(x, cmd), np.diag(1.0 / pinned.std)))
-
-    sol = least_squares(fun_pinned, theta, jac=jac_pinned, method="trf", bounds=(-3.0, 3.0),
-                        x_scale="jac", ftol=1e-10, xtol=1e-10, max_nfev=cfg.max_nfev)
+    sol, jac = fit_theta(model, pinned, theta, cmd)
     say(f"  refit with {', '.join(PARAMS[i] for i in idle)} at the preset: cost {sol.cost:.4g}")
-    final = summarize(model, pinned, sol.x, delay, cmd, costs, candidates, jac_pinned)
+    final = summarize(model, pinned, sol.x, delay, cmd, costs, candidates, jac)
     for i in idle:
         final["params"][PARAMS[i]] = {**result["params"][PARAMS[i]],
                                       "value": float(model.p0[i] * math.exp(sol.x[i])),
