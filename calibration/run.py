@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from calibration.imu import CalibrationDataError
 from robot_rl.calfile import load_or_new, source_entry
 
@@ -33,6 +35,7 @@ def calibrate(kind: str, logs: list[str], out: str, plot: str | None = None,
     if kind not in KINDS:
         raise ValueError(f"unknown calibration {kind!r}; valid: {', '.join(KINDS)}")
     say = progress or (lambda line: None)
+    existing = Path(out).exists()
     cal = load_or_new(out, robot, preset)
     read = read_logs(logs)
     sources = [source_entry(p, kind) for p in logs]
@@ -42,7 +45,7 @@ def calibrate(kind: str, logs: list[str], out: str, plot: str | None = None,
     elif kind == "actuators":
         result = _actuators(read, plot)
     else:
-        result = _sysid(read, out, cal.base_preset, plot, known, say)
+        result = _sysid(read, out if existing else cal.base_preset, cal, plot, known, say)
     section = "model" if kind == "sysid" else kind
     cal.set_section(section, result["values"], sources, result["residuals"], result["warnings"])
     cal.save(out)
@@ -53,8 +56,6 @@ def calibrate(kind: str, logs: list[str], out: str, plot: str | None = None,
 
 
 def _imu(read, plot):
-    import numpy as np
-
     from calibration.imu import ImuData, calibrate_imu, imu_data, plot_imu
 
     parts = [imu_data(log, path) for path, log in read]
@@ -81,22 +82,20 @@ def _actuators(read, plot):
     return result
 
 
-def _sysid(read, out, base_preset, plot, known, say):
+def _sysid(read, preset, cal, plot, known, say):
+    """`preset`: the existing calibration file (its values are the start) or the base
+    preset of a new one; `cal`: the calibration whose actuators section sets the scale."""
     from calibration.sysid import (PARAMS, SysidConfig, WindowModel, identify, log_windows,
                                    make_prior, plot_sysid, resimulation_error)
-    from robot_rl.calfile import load_calibration
     from sim.quadrotor.params import get_preset
 
     cfg = SysidConfig()
-    existing = Path(out).exists()
-    nominal = get_preset(out if existing else base_preset)
+    nominal = get_preset(preset)
     stand = {}
-    if existing:
-        cal = load_calibration(out)
-        for name in ("kf", "km"):
-            value, std = cal.value("actuators", name), cal.std("actuators", name)
-            if value is not None:
-                stand[name] = (value, (std or 0.0) / value)
+    for name in ("kf", "km"):
+        value, std = cal.value("actuators", name), cal.std("actuators", name)
+        if value is not None:
+            stand[name] = (value, (std or 0.0) / value)
     windows = log_windows(read, cfg)
     say(f"{windows.init.shape[0]} windows of {cfg.window_s} s at {windows.rate_hz:g} Hz; "
         f"scale from: {', '.join(stand) or 'none'} (thrust stand), "
@@ -107,8 +106,6 @@ def _sysid(read, out, base_preset, plot, known, say):
     model = WindowModel(windows, nominal, cfg)
     prior = make_prior(cfg, nominal, stand, known)
     result = identify(model, prior, say)
-    import numpy as np
-
     delay = round(result["latency"]["value"] / model.dt)
     before = resimulation_error(model, np.zeros(len(PARAMS)), 0)
     after = resimulation_error(model, result["theta"], delay)

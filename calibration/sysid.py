@@ -449,7 +449,7 @@ def resimulation_error(model: WindowModel, theta: np.ndarray, delay: int) -> dic
             "pos_rmse_all_m": float(err[..., 0:3].norm(dim=-1).square().mean().sqrt())}
 
 
-def plot_sysid(model: WindowModel, result: dict, out: str, nominal_theta=None) -> None:
+def plot_sysid(model: WindowModel, result: dict, out: str) -> None:
     """Logged vs simulated states over consecutive windows (nominal and identified)."""
     import matplotlib
 
