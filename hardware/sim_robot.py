@@ -8,9 +8,10 @@
 The robot runs the shared RobotEndpoint state machine at its own fixed rate,
 steps the simulator with the applied action, and sends STATE every period and
 STATUS at 10 Hz.
-- quadrotor: STATE is pos[3], quat[4] wxyz, vel[3], ang_vel[3]. Before the first
-  ARM the airframe is held at its start pose (as on a stand); after a disarm it
-  falls with motors off and rests on the ground.
+- quadrotor: STATE is pos[3], quat[4] wxyz, vel[3], ang_vel[3]. Until the first
+  command after ARM the airframe is held at its start pose (as on a stand), so a
+  host that starts its loop late does not drop it; after a disarm it falls with
+  motors off and rests on the ground.
 - push-t (MuJoCo): STATE is the task's observation (pusher xy, block xy, block
   cos/sin yaw). The scene starts from the initial condition of `--seed`; while
   not armed or in failsafe the pusher holds its position.
@@ -211,8 +212,8 @@ def serve(link, body: SimQuadrotorBody, endpoint: RobotEndpoint, rate_hz: float,
             for reply in endpoint.handle(frame, now):
                 send(*reply)
         endpoint.counters["crc_errors"] = link.rejected
-        if endpoint.armed:
-            body.held = False
+        if endpoint.armed and endpoint.commanded:   # leaves the start stand on the first
+            body.held = False                        # command, however late the host starts
         changed = endpoint.tick(now)
         body.step(endpoint.applied_action(), endpoint.holding)
         send(p.MsgType.STATE, p.pack_floats(body.state()))
