@@ -18,23 +18,30 @@ class RunningNormalizer(nn.Module):
         self.frozen = False
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
-        """Fold a [B, size] batch into the running mean and variance."""
+    def update(self, x: torch.Tensor, all_sum=None) -> None:
+        """Fold a [B, size] batch into the running mean and variance. `all_sum` (data-
+        parallel runs) sums a tensor over the ranks, so the batch is every rank's rows."""
         if self.frozen:
             return
-        x = x.reshape(-1, self.mean.numel()).to(self.mean.dtype)
+        x = x.reshape(-1, self.mean.numel()).double()
         x = x[torch.isfinite(x).all(-1)]
-        n = x.shape[0]
+        sums = torch.cat((torch.tensor([float(x.shape[0])], device=x.device), x.sum(0),
+                          x.square().sum(0)))
+        if all_sum is not None:
+            sums = all_sum(sums)
+        n, size = float(sums[0]), self.mean.numel()
         if n == 0:
             return
-        b_mean, b_var = x.mean(0), x.var(0, unbiased=False)
-        total = self.count + n
-        delta = b_mean - self.mean
-        frac = float(n / total)
-        self.mean += delta * frac
-        m2 = self.var * float(self.count) + b_var * n + delta.square() * float(self.count) * frac
-        self.var.copy_(m2 / float(total))
-        self.count.copy_(total)
+        b_mean = sums[1:1 + size] / n
+        b_var = (sums[1 + size:] / n - b_mean.square()).clamp_min(0.0)
+        count = float(self.count)
+        total = count + n
+        delta = b_mean - self.mean.double()
+        frac = n / total
+        m2 = self.var.double() * count + b_var * n + delta.square() * count * frac
+        self.mean += (delta * frac).to(self.mean.dtype)
+        self.var.copy_(m2 / total)
+        self.count.fill_(total)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = (x - self.mean) / torch.sqrt(self.var + self.eps)

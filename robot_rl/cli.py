@@ -25,11 +25,15 @@ def _cmd_tasks(args) -> int:
 def _cmd_train(args) -> int:
     import torch
 
+    from robot_rl import distributed
     from robot_rl.config import ChunkTrainConfig, ConfigError, build_config
-    from robot_rl.envs import make_env
-    from robot_rl.evaluate import evaluate
-    from robot_rl.runners.on_policy import OnPolicyRunner
 
+    if args.nproc is not None and args.nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, not {args.nproc}")
+    if (args.nproc or 1) > 1 and not distributed.launched_by_torchrun():
+        from robot_rl.launch import launch_ranks
+
+        return launch_ranks(args.nproc, _without_nproc(args.argv))
     overrides = list(args.set or [])
     for flag, key in ((args.seed, "seed"), (args.device, "device"), (args.num_envs, "num_envs"),
                       (args.iterations, "runner.max_iterations")):
@@ -38,6 +42,9 @@ def _cmd_train(args) -> int:
     cfg = build_config(args.task, [args.config] if args.config else [], overrides)
     out = Path(args.out or f"runs/{args.task.replace(':', '_')}")
     if isinstance(cfg, ChunkTrainConfig):
+        if distributed.launched_by_torchrun():
+            raise ConfigError(f"{args.task} trains in one process; --nproc / torchrun are "
+                              "for the PPO tasks")
         return _train_chunk_policy(args, cfg, out)
     if args.data or args.init:
         raise ConfigError(f"--data and --init are for push-t-bc / push-t-dppo; "
@@ -45,8 +52,37 @@ def _cmd_train(args) -> int:
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda asked for, but torch sees no CUDA device "
                          "(is this the CPU build of torch?)")
+    dp, cfg.device = distributed.init(cfg.device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    try:
+        return _train_ppo(args, cfg, out, dp)
+    finally:
+        distributed.shutdown()
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The `train` arguments each rank gets: the command line less --nproc."""
+    out, skip = [], False
+    for a in argv[argv.index("train") + 1:]:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _train_ppo(args, cfg, out: Path, dp) -> int:
+    """PPO (or the teacher -> student pipeline) in this process, one rank of `dp`."""
+    import torch
+
+    from robot_rl.envs import make_env
+    from robot_rl.evaluate import evaluate
+    from robot_rl.runners.on_policy import OnPolicyRunner
+
+    say = (lambda line: print(line, flush=True)) if dp.is_main else (lambda line: None)
     torch.manual_seed(cfg.seed)
     if cfg.distill is not None and cfg.distill.enabled:
         from robot_rl.teacher_student import run_pipeline
@@ -54,20 +90,23 @@ def _cmd_train(args) -> int:
         if args.resume:
             raise SystemExit(f"error: the teacher -> student pipeline resumes from its output "
                              f"directory; run the same command again with --out {out}")
-        print(f"training {cfg.task}: teacher -> student pipeline, output {out}/ (rerun to "
-              "continue after an interruption)", flush=True)
-        run_pipeline(cfg, out, export=not args.no_export,
-                     log=lambda line: print(line, flush=True))
+        say(f"training {cfg.task}: teacher -> student pipeline, output {out}/ (rerun to "
+            "continue after an interruption)")
+        run_pipeline(cfg, out, export=not args.no_export, log=say, data_parallel=dp)
         return 0
-    env = make_env(cfg.task, cfg.env, cfg.num_envs, device=cfg.device, seed=cfg.seed)
-    print(f"training {cfg.task} on {cfg.device}: {cfg.num_envs} envs, "
-          f"{cfg.runner.max_iterations} iterations x {cfg.runner.steps_per_env} steps, "
-          f"spec {env.spec.spec_hash[:12]}, output {out}/", flush=True)
-    runner = OnPolicyRunner(env, cfg, out)
+    env = make_env(cfg.task, cfg.env, cfg.num_envs, device=cfg.device, seed=dp.seed(cfg.seed))
+    envs = (f"{dp.world_size} ranks ({dp.backend}) x {cfg.num_envs} envs = "
+            f"{dp.world_size * cfg.num_envs} envs" if dp.enabled else f"{cfg.num_envs} envs")
+    say(f"training {cfg.task} on {cfg.device}: {envs}, "
+        f"{cfg.runner.max_iterations} iterations x {cfg.runner.steps_per_env} steps, "
+        f"spec {env.spec.spec_hash[:12]}, output {out}/")
+    runner = OnPolicyRunner(env, cfg, out, data_parallel=dp)
     if args.resume:
         runner.resume(args.resume)
-        print(f"resumed from {args.resume} at iteration {runner.iteration}")
+        say(f"resumed from {args.resume} at iteration {runner.iteration}")
     runner.learn()
+    if not dp.is_main:                   # evaluation, metrics and export are rank 0's
+        return 0
     extra = {}
     if cfg.runner.eval_episodes > 0:
         t0 = time.perf_counter()
@@ -415,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--num-envs", type=int)
     t.add_argument("--iterations", type=int, help="PPO iterations (runner.max_iterations)")
     t.add_argument("--resume", help="checkpoint to continue from")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel PPO on N processes of this machine (gloo on CPU, NCCL "
+                   "with --device cuda); each runs --num-envs environments. Several machines: "
+                   "torchrun -m robot_rl.train, see the README")
     t.add_argument("--no-export", action="store_true", help="skip exporting policy.onnx")
     t.add_argument("--data", help="demonstration dataset (push-t-bc), from robot-rl collect")
     t.add_argument("--init", help="checkpoint to fine-tune (push-t-dppo: a push-t-bc one)")
@@ -504,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     from robot_rl.config import ConfigError
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.fn(args)
     except (ConfigError, CheckpointError, PolicyLoadError, ExportError, RobotError,

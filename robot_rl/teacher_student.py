@@ -25,6 +25,7 @@ import torch
 from robot_rl.algorithms.distill import distill, make_student
 from robot_rl.checkpoint import STUDENT_KIND, CheckpointError, act_function, load_checkpoint
 from robot_rl.config import TrainConfig, to_dict
+from robot_rl.distributed import DataParallel
 from robot_rl.envs import make_env
 from robot_rl.evaluate import evaluate
 from robot_rl.runners.on_policy import OnPolicyRunner
@@ -60,10 +61,15 @@ def teacher_config(cfg: TrainConfig) -> TrainConfig:
     return t
 
 
-def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None]) -> OnPolicyRunner:
+def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None],
+                  data_parallel: DataParallel | None = None) -> OnPolicyRunner:
+    """PPO on the privileged view; with several ranks each trains on its own share of the
+    randomized quadrotors and they make one update together."""
+    dp = data_parallel or DataParallel()
     tcfg = teacher_config(cfg)
-    env = make_env(tcfg.task, tcfg.env, tcfg.num_envs, device=tcfg.device, seed=tcfg.seed)
-    runner = OnPolicyRunner(env, tcfg, out)
+    env = make_env(tcfg.task, tcfg.env, tcfg.num_envs, device=tcfg.device,
+                   seed=dp.seed(tcfg.seed))
+    runner = OnPolicyRunner(env, tcfg, out, data_parallel=dp)
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file():
         runner.resume(ckpt)
@@ -71,7 +77,8 @@ def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None]) -> On
         log(f"[teacher] done earlier: {ckpt} ({runner.iteration} iterations, "
             f"{runner.train_seconds:.0f} s)")
         return runner
-    log(f"[teacher] privileged PPO teacher: {tcfg.num_envs} envs, iterations "
+    envs = f"{dp.world_size} ranks x {tcfg.num_envs}" if dp.enabled else f"{tcfg.num_envs}"
+    log(f"[teacher] privileged PPO teacher: {envs} envs, iterations "
         f"{runner.iteration} -> {tcfg.runner.max_iterations}, obs {env.obs_dim} "
         f"(task {env.obs_dim - 12} + 12 privileged)")
     runner.learn()
@@ -141,8 +148,11 @@ def distill_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
 
 
 def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
-                 log: Callable[[str], None] = print) -> dict:
-    """Teacher, student, export and held-out evaluation; returns (and writes) metrics."""
+                 log: Callable[[str], None] = print,
+                 data_parallel: DataParallel | None = None) -> dict:
+    """Teacher, student, export and held-out evaluation; returns (and writes) metrics.
+    Data-parallel: the teacher trains on every rank; the rest runs on rank 0 (the other
+    ranks return an empty dict)."""
     from robot_rl.plots import plot_distillation
 
     out = Path(out)
@@ -151,7 +161,10 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     old = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     episodes, seed = cfg.runner.eval_episodes, cfg.seed
 
-    runner = train_teacher(cfg, out / "teacher", log)
+    dp = data_parallel or DataParallel()
+    runner = train_teacher(cfg, out / "teacher", log, dp)
+    if not dp.is_main:
+        return {}
     teacher = runner.policy.cpu()
     student, history, untrained = distill_student(cfg, teacher, out / "teacher" / "checkpoint.pt",
                                                 out / "student", log)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from policies.actor_critic import ActorCritic
+from robot_rl.distributed import DataParallel
 from robot_rl.storage import RolloutStorage
 
 
@@ -38,10 +39,17 @@ class PPOConfig:
 
 
 class PPO:
-    """Owns the optimizer and turns a filled RolloutStorage into parameter updates."""
+    """Owns the optimizer and turns a filled RolloutStorage into parameter updates.
 
-    def __init__(self, policy: ActorCritic, cfg: PPOConfig, generator: torch.Generator | None = None):
+    Data-parallel (`data_parallel` with several ranks): each rank's minibatch is its share
+    of one global minibatch. Advantage statistics and KL are taken over all ranks and the
+    gradients averaged, so every rank makes the same update as one process holding all
+    the data would."""
+
+    def __init__(self, policy: ActorCritic, cfg: PPOConfig, generator: torch.Generator | None = None,
+                 data_parallel: DataParallel | None = None):
         self.policy, self.cfg = policy, cfg
+        self.dp = data_parallel or DataParallel()
         self.learning_rate = cfg.learning_rate
         self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
         self.generator = generator
@@ -64,9 +72,10 @@ class PPO:
                 entropy = dist.entropy().sum(-1).mean()
                 values = policy.value(mb["obs"])
 
+                adv = mb["advantages"]
                 with torch.no_grad():
                     log_ratio = log_probs - mb["log_probs"]
-                    kl = ((log_ratio.exp() - 1) - log_ratio).mean().item()  # k3 estimator
+                    kl, adv_mean, adv_std = self._global_stats(log_ratio, adv)
                 warming_up = self.updates < cfg.critic_warmup_iterations
                 if cfg.schedule == "adaptive" and not warming_up:
                     if kl > 2.0 * cfg.desired_kl:
@@ -74,9 +83,8 @@ class PPO:
                     elif 0.0 < kl < 0.5 * cfg.desired_kl:
                         self._set_lr(min(cfg.max_lr, self.learning_rate * 1.5))
 
-                adv = mb["advantages"]
                 if cfg.normalize_advantages:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    adv = (adv - adv_mean) / (adv_std + 1e-8)
                 ratio = torch.exp(log_probs - mb["log_probs"])
                 surrogate = -torch.min(
                     ratio * adv, ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio) * adv).mean()
@@ -93,6 +101,7 @@ class PPO:
 
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                self.dp.average_gradients(policy.parameters())
                 nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
 
@@ -107,6 +116,20 @@ class PPO:
         stats["learning_rate"] = self.learning_rate
         stats["action_std"] = policy.log_std.exp().mean().item()
         return stats
+
+    def _global_stats(self, log_ratio: torch.Tensor, adv: torch.Tensor
+                      ) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """KL (k3 estimator) and the advantages' mean and std over every rank's minibatch."""
+        k3 = (log_ratio.exp() - 1) - log_ratio
+        a = adv.double()
+        sums = torch.stack((k3.double().sum(), a.sum(), a.square().sum(),
+                            torch.tensor(float(adv.numel()), dtype=torch.float64,
+                                         device=adv.device)))
+        kl_sum, a_sum, a_sq, n = self.dp.all_sum(sums).tolist()
+        mean = a_sum / n
+        var = max(a_sq - n * mean * mean, 0.0) / max(n - 1.0, 1.0)
+        return kl_sum / n, torch.tensor(mean, dtype=adv.dtype, device=adv.device), \
+            torch.tensor(var ** 0.5, dtype=adv.dtype, device=adv.device)
 
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict(), "learning_rate": self.learning_rate,

@@ -11,11 +11,14 @@ import torch
 from robot_rl.algorithms.ppo import PPO
 from robot_rl.checkpoint import build_policy, load_checkpoint
 from robot_rl.config import TrainConfig, to_dict
+from robot_rl.distributed import DataParallel
 from robot_rl.storage import RolloutStorage
 
 
 class EpisodeStats:
     """Accumulates finished-episode statistics between log lines."""
+
+    KEYS = ("return", "length", "crashed", "success")
 
     def __init__(self):
         self.clear()
@@ -36,23 +39,39 @@ class EpisodeStats:
         self.sums[key] = self.sums.get(key, 0.0) + values.sum().item()
         self.counts[key] = self.counts.get(key, 0) + values.numel()
 
-    def means(self) -> dict[str, float]:
-        return {k: self.sums[k] / self.counts[k] for k in self.sums if self.counts[k]}
+    def means(self, dp: DataParallel | None = None) -> dict[str, float]:
+        """Means over this process's episodes, or over every rank's with `dp`."""
+        sums, counts = self.sums, self.counts
+        if dp is not None and dp.enabled:
+            t = torch.tensor([[sums.get(k, 0.0), counts.get(k, 0)] for k in self.KEYS],
+                             dtype=torch.float64)
+            t = dp.all_sum(t)
+            sums = dict(zip(self.KEYS, t[:, 0].tolist()))
+            counts = dict(zip(self.KEYS, t[:, 1].tolist()))
+        return {k: sums[k] / counts[k] for k in self.KEYS if counts.get(k)}
 
 
 class OnPolicyRunner:
-    """Trains a Gaussian actor-critic with PPO on `env` according to `cfg`."""
+    """Trains a Gaussian actor-critic with PPO on `env` according to `cfg`.
+
+    With `data_parallel` over several ranks, `env` is this rank's share of the
+    environments: rank 0's parameters are broadcast, every update is the same on all
+    ranks (and checked to be), and only rank 0 prints, writes logs and checkpoints."""
 
     def __init__(self, env, cfg: TrainConfig, out_dir: str | Path | None = None,
-                 quiet: bool = False):
-        self.env, self.cfg, self.quiet = env, cfg, quiet
+                 quiet: bool = False, data_parallel: DataParallel | None = None):
+        self.dp = dp = data_parallel or DataParallel()
+        self.env, self.cfg, self.quiet = env, cfg, quiet or not dp.is_main
         self.device = torch.device(cfg.device)
         self.out_dir = Path(out_dir) if out_dir else None
         self.policy = build_policy(cfg, env.obs_dim, env.action_dim,
                                    getattr(env, "hover_action", None)).to(self.device)
+        dp.broadcast_module(self.policy)
+        if dp.enabled:                   # each rank explores with its own noise
+            torch.manual_seed(dp.seed(cfg.seed))
         self.generator = torch.Generator()
-        self.generator.manual_seed(cfg.seed)
-        self.ppo = PPO(self.policy, cfg.ppo, self.generator)
+        self.generator.manual_seed(dp.seed(cfg.seed))
+        self.ppo = PPO(self.policy, cfg.ppo, self.generator, dp)
         self.storage = RolloutStorage(cfg.runner.steps_per_env, env.num_envs, env.obs_dim,
                                       env.action_dim, self.device)
         self.iteration = 0
@@ -63,13 +82,18 @@ class OnPolicyRunner:
 
     # ----- persistence ------------------------------------------------------------------
     def save(self, path: Path) -> None:
+        """Write the checkpoint (rank 0); every rank must call it (its RNG state is kept)."""
+        rng_ranks = self.dp.gather(self.generator.get_state())
+        if not self.dp.is_main:
+            return
         torch.save({
             "policy": self.policy.state_dict(), "ppo": self.ppo.state_dict(),
             "config": to_dict(self.cfg), "spec": self.env.spec.to_dict(),
             "spec_hash": self.env.spec.spec_hash, "obs_dim": self.env.obs_dim,
             "action_dim": self.env.action_dim, "iteration": self.iteration,
             "env_steps": self.env_steps, "train_seconds": self.train_seconds,
-            "history": self.history, "rng": self.generator.get_state(),
+            "history": self.history, "rng": rng_ranks[0], "rng_ranks": rng_ranks,
+            "world_size": self.dp.world_size,
         }, path)
 
     def resume(self, path: str | Path) -> None:
@@ -81,7 +105,11 @@ class OnPolicyRunner:
         self.ppo.load_state_dict(ckpt["ppo"])
         self.iteration, self.env_steps = ckpt["iteration"], ckpt["env_steps"]
         self.train_seconds, self.history = ckpt["train_seconds"], ckpt["history"]
-        self.generator.set_state(ckpt["rng"])
+        rng_ranks = ckpt.get("rng_ranks", [ckpt["rng"]])
+        if len(rng_ranks) == self.dp.world_size:
+            self.generator.set_state(rng_ranks[self.dp.rank])
+        else:                            # resumed with another number of ranks
+            self.generator.manual_seed(self.dp.seed(self.cfg.seed) + self.iteration)
 
     # ----- training ---------------------------------------------------------------------
     def _log(self, row: dict) -> None:
@@ -104,8 +132,8 @@ class OnPolicyRunner:
             print(" | ".join(parts), flush=True)
 
     def learn(self) -> list[dict]:
-        cfg, env, policy, storage = self.cfg, self.env, self.policy, self.storage
-        if self.out_dir is not None:
+        cfg, env, policy, storage, dp = self.cfg, self.env, self.policy, self.storage, self.dp
+        if self.out_dir is not None and self.dp.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             from torch.utils.tensorboard import SummaryWriter
 
@@ -120,7 +148,7 @@ class OnPolicyRunner:
                 env.set_dr_level(dr_level(self.iteration))
             with torch.no_grad():
                 for _ in range(cfg.runner.steps_per_env):
-                    policy.normalizer.update(obs)
+                    policy.normalizer.update(obs, dp.all_sum if dp.enabled else None)
                     dist = policy.distribution(obs)
                     actions = dist.sample()
                     log_probs = dist.log_prob(actions).sum(-1)
@@ -142,7 +170,8 @@ class OnPolicyRunner:
             losses = self.ppo.update(storage)
             storage.clear()
             self.iteration += 1
-            step_count = cfg.runner.steps_per_env * env.num_envs
+            dp.check_in_sync(policy, self.iteration)
+            step_count = cfg.runner.steps_per_env * env.num_envs * dp.world_size
             self.env_steps += step_count
             elapsed = time.perf_counter() - start
             self.train_seconds += elapsed
@@ -150,7 +179,7 @@ class OnPolicyRunner:
                    "wall_s": self.train_seconds, "steps_per_s": step_count / elapsed,
                    "rollout_s": rollout_s, "update_s": elapsed - rollout_s}
             row.update({f"loss.{k}": v for k, v in losses.items()})
-            row.update({f"episode.{k}": v for k, v in stats.means().items()})
+            row.update({f"episode.{k}": v for k, v in stats.means(dp).items()})
             stats.clear()
             self._log(row)
             if self.out_dir is not None and (self.iteration % cfg.runner.save_interval == 0
@@ -163,11 +192,12 @@ class OnPolicyRunner:
         return self.history
 
     def write_metrics(self, extra: dict | None = None) -> None:
-        """metrics.json and training-curve PNG in the output directory."""
-        if self.out_dir is None:
+        """metrics.json and training-curve PNG in the output directory (rank 0)."""
+        if self.out_dir is None or not self.dp.is_main:
             return
         data = {"task": self.cfg.task, "train_seconds": self.train_seconds,
                 "env_steps": self.env_steps, "iterations": self.iteration,
+                "world_size": self.dp.world_size,
                 "config": to_dict(self.cfg), "history": self.history}
         data.update(extra or {})
         (self.out_dir / "metrics.json").write_text(json.dumps(data, indent=1))
