@@ -472,8 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--task", help="task (default: the one it was trained on)")
     e.add_argument("--episodes", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--backend", choices=("torch", "mujoco", "pybullet"),
-                   help="physics to fly in (default: the task's, the torch simulator)")
+    e.add_argument("--backend", choices=("torch", "mujoco", "mujoco-warp", "pybullet"),
+                   help="physics to run in (default: the task's); mujoco-warp: MuJoCo Warp")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     e.set_defaults(fn=_cmd_eval)
 

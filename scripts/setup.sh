@@ -2,7 +2,8 @@
 # Set up robot_rl in ./.venv: C toolchains (host gcc for the C policy export and
 # firmware tests, arm-none-eabi-gcc and qemu-system-arm for the Cortex-M4 firmware),
 # the CPU build of torch
-# where no GPU is present, then the project with its dev extras. Safe to re-run.
+# where no GPU is present, then the project with its dev extras (which include the gpu
+# extra, MuJoCo Warp: its tests run it on the CPU). Safe to re-run.
 # SETUP_SKIP_APT=1 skips the Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +33,5 @@ if ! python -c "import torch" 2>/dev/null; then
         python -m pip install -q torch==2.13.0
     fi
 fi
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev]"   # dev includes the gpu extra (MuJoCo Warp)
 echo "setup: done ($(python -c 'import torch; print("torch", torch.__version__)'))"

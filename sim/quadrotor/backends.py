@@ -1,9 +1,11 @@
 """Physics backends for the quadrotor tasks, selectable by name.
 
 "torch" is the batched training simulator (CPU or CUDA). "mujoco" and
-"pybullet" integrate the same airframe in those engines (CPU), for sim-to-sim
-checks: a policy trained on one and flown on another meets physics nobody tuned
-it to (integrator, contacts, the engine's own rigid-body code).
+"pybullet" integrate the same airframe in those engines, for sim-to-sim checks: a
+policy trained on one and flown on another meets physics nobody tuned it to
+(integrator, contacts, the engine's own rigid-body code). "mujoco" runs MuJoCo's C
+engine on the CPU, or MuJoCo Warp when the device is CUDA; "mujoco-warp" asks for
+MuJoCo Warp on any device (on the CPU through Warp's LLVM back end: slow, for checks).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 
 from sim.quadrotor.params import QuadrotorParams
 
-BACKENDS = ("torch", "mujoco", "pybullet")
+BACKENDS = ("torch", "mujoco", "mujoco-warp", "pybullet")
 
 
 def check_backend(name: str) -> str:
@@ -25,6 +27,10 @@ def make_quadrotor_sim(backend: str, nominal: QuadrotorParams, num_envs: int, dt
                        device: torch.device | str = "cpu"):
     """A batched quadrotor simulator on `backend` with the `QuadrotorSim` interface."""
     check_backend(backend)
+    if backend == "mujoco-warp" or (backend == "mujoco" and torch.device(device).type == "cuda"):
+        from sim.mujoco.warp_quadrotor import MujocoWarpQuadrotorSim
+
+        return MujocoWarpQuadrotorSim(nominal, num_envs, dt, device)
     if backend == "mujoco":
         from sim.mujoco.quadrotor import MujocoQuadrotorSim
 

@@ -46,6 +46,12 @@ class PushTDR:
     gains: ParamRange = field(default_factory=lambda: scale(0.8, 1.2))
 
 
+PUSH_T_BACKENDS = ("mujoco", "mujoco-warp")
+# the model fields domain randomization writes, one row per world on MuJoCo Warp
+WARP_BATCHED_FIELDS = ("body_mass", "body_inertia", "dof_frictionloss", "actuator_gainprm",
+                       "actuator_biasprm")
+
+
 @dataclass
 class PushTTaskConfig:
     task: str = "push-t"
@@ -62,8 +68,13 @@ class PushTTaskConfig:
     bounds_m: float = 0.30             # block centre beyond this in any axis: failure
     physics: PushTPhysics = field(default_factory=PushTPhysics)
     dr: PushTDR = field(default_factory=PushTDR)
+    backend: str = "mujoco"            # "mujoco": C engine on CPU, MuJoCo Warp on CUDA;
+                                       # "mujoco-warp": MuJoCo Warp on any device
 
     def __post_init__(self):
+        if self.backend not in PUSH_T_BACKENDS:
+            raise ValueError(f"push-t runs on {' or '.join(PUSH_T_BACKENDS)}, not "
+                             f"{self.backend!r}")
         ratio = 1.0 / (self.control_rate_hz * self.sim_dt)
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(f"control period 1/{self.control_rate_hz} Hz must be a whole "
@@ -133,7 +144,13 @@ class PushTEnv:
         self.decimation = round(1.0 / (cfg.control_rate_hz * cfg.sim_dt))
         self.control_dt = 1.0 / cfg.control_rate_hz
         self.max_episode_steps = round(cfg.episode_s * cfg.control_rate_hz)
-        self.sim = BatchedMujoco(push_t_mjcf(cfg.physics, cfg.sim_dt), num_envs, threads=threads)
+        xml = push_t_mjcf(cfg.physics, cfg.sim_dt)
+        if cfg.backend == "mujoco-warp" or self.device.type == "cuda":
+            from sim.mujoco.warp_engine import HostStateMujocoWarp
+
+            self.sim = HostStateMujocoWarp(xml, num_envs, self.device, WARP_BATCHED_FIELDS)
+        else:
+            self.sim = BatchedMujoco(xml, num_envs, threads=threads)
         base = self.sim.base
         self.block_body = base.body("block").id
         self.block_dofs = [base.joint(n).dofadr[0] for n in ("block_x", "block_y", "block_yaw")]
