@@ -46,7 +46,8 @@ class PPO:
     gradients averaged, so every rank makes the same update as one process holding all
     the data would."""
 
-    def __init__(self, policy: ActorCritic, cfg: PPOConfig, generator: torch.Generator | None = None,
+    def __init__(self, policy: ActorCritic, cfg: PPOConfig,
+                 generator: torch.Generator | None = None,
                  data_parallel: DataParallel | None = None):
         self.policy, self.cfg = policy, cfg
         self.dp = data_parallel or DataParallel()
