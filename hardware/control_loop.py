@@ -78,13 +78,16 @@ class StopFlag:
 
 
 def run_fixed_rate(step, rate_hz: float, duration_s: float | None, stop: StopFlag,
-                   spin_s: float = 0.0003) -> LoopTiming:
+                   spin_s: float = 0.0003, collect: bool = True) -> LoopTiming:
     """Call `step(cycle, now, timing)` at `rate_hz` until duration, stop, or step returns
-    False. `step` may append its own per-cycle figures to `timing`."""
+    False. `step` may append its own per-cycle figures to `timing`. The garbage collector
+    is off during the loop; `collect` runs a full collection first (in a big process that
+    can take long: callers with a deadline, e.g. an armed robot, collect before it)."""
     period = 1.0 / rate_hz
     timing = LoopTiming(period)
     gc_was_enabled = gc.isenabled()
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.disable()   # a full collection can take milliseconds; the loop frees by refcount
     try:
         return _loop(step, period, timing, duration_s, stop, spin_s)

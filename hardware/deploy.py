@@ -8,6 +8,7 @@ inference overlaps execution, and late actions are dropped and counted.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,9 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             "calibration": cfg.calibration})
         robot.wait_state(2.0)
         task.record_action(safe_action)
-        robot.arm()
+        gc.collect()          # now, not between ARM and the first command: a big process
+        robot.arm()           # can take longer than the robot's command timeout
+        armed_at = time.monotonic()
         log.event("armed")
         lost = {"reason": None}
         last_rx = {"cycle": 0}
@@ -86,6 +89,9 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
                     last_rx["cycle"] = cycle
             except LinkError as e:
                 return link_lost(f"link lost: {e}", cycle)
+            disarmed = _robot_disarmed(robot, armed_at)
+            if disarmed:
+                return link_lost(disarmed, cycle)
             state = robot.state
             age = state.age() if state else None
             if age is not None and age > cfg.loss_periods * period:
@@ -143,7 +149,7 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
                 return False
             return True
 
-        timing = run_fixed_rate(step, rate, cfg.duration_s, stop)
+        timing = run_fixed_rate(step, rate, cfg.duration_s, stop, collect=False)
         ended_at = time.time()
         if stop.stopped:
             end_reason = f"stopped by {stop.reason}"
@@ -170,6 +176,19 @@ def deploy(cfg: DeployConfig, progress=None) -> dict:
             pass
         if log is not None:
             log.close()
+
+
+def _robot_disarmed(robot: Robot, armed_at: float) -> str | None:
+    """Why the robot reports itself disarmed since we armed it (None while armed)."""
+    if not robot.status_history or robot.status_history[-1][0] <= armed_at:
+        return None
+    status = robot.status
+    if status.armed:
+        return None
+    why = "e-stop" if status.estop else {
+        "DISARMED": "no command within its disarm timeout"}.get(status.failsafe.name,
+                                                                 status.failsafe.name)
+    return f"robot disarmed itself ({why})"
 
 
 __all__ = ["DeployConfig", "deploy"]

@@ -380,3 +380,27 @@ def test_serial_transport_over_loop_url():
     frames = link.recv(0.1)
     assert [f.seq for f, _ in frames] == list(range(50))
     link.close()
+
+
+def test_a_big_heap_does_not_make_the_robot_disarm_before_the_first_command(tmp_path):
+    """A full garbage collection in a big process (here ~8 M objects, ~0.4 s) used to run
+    between ARM and the first command: the robot timed out and disarmed itself."""
+    junk = [[i] for i in range(8_000_000)]
+    summary = deploy(DeployConfig(str(HOVER), "sim://quadrotor", duration_s=2.0,
+                                  log=str(tmp_path / "heap.mcap"), realtime=False))
+    del junk
+    assert summary["end_reason"] == "duration reached"
+    status = summary["robot_status"]
+    assert status["timeout_disarms"] == 0 and status["late_commands"] == 0
+    assert status["commands"] >= 150
+
+
+def test_deploy_stops_when_the_robot_disarms_itself(tmp_path):
+    """Commands at 10 Hz to a robot that disarms after 20 ms without one."""
+    url = "sim://quadrotor?command-timeout=0.01&disarm-timeout=0.02"
+    summary = deploy(DeployConfig(str(HOVER), url, rate_hz=10.0, duration_s=5.0,
+                                  log=str(tmp_path / "disarm.mcap"), realtime=False))
+    assert summary["end_reason"] == ("robot disarmed itself (no command within its disarm "
+                                     "timeout)")
+    assert summary["cycles"] < 20
+    assert read_log(tmp_path / "disarm.mcap")["complete"]
