@@ -9,6 +9,13 @@ Each control cycle (`poll`) the host applies the firmware's latest actuator outp
 simulator for one period, sends the new sensor state (HIL_SENSOR), and exposes that state
 to the control loop like any robot's STATE. In on-board mode the firmware runs its
 compiled-in policy on that state; in companion mode it forwards the host's COMMAND.
+
+Lockstep (the default, as in PX4's SITL): before stepping, the host waits for the
+firmware's answer to the previous sensor frame (up to `reply_wait_s`), so the simulated
+airframe gets each actuator output one period after the sensor state it answers, however
+busy the machine (or slow the emulator) is. `?lockstep=0` steps with whatever answer has
+arrived, as a real-time plant would; steps taken before the answer came are counted
+(`late_actuator_replies` in the link counters).
 """
 
 from __future__ import annotations
@@ -32,10 +39,13 @@ class HilRobot(Robot):
     KEEPALIVE_EVERY = 3   # on-board mode: COMMAND only keeps the link alive; 1 in 3 suffices
 
     def __init__(self, transport, url, process, body: SimQuadrotorBody, safe_action,
-                 onboard: bool = True, key: bytes | None = None):
+                 onboard: bool = True, key: bytes | None = None, lockstep: bool = True,
+                 reply_wait_s: float = 0.05):
         super().__init__(transport, url, process, key)
         self.body = body
         self.onboard = onboard
+        self.lockstep, self.reply_wait_s = lockstep, reply_wait_s
+        self.late_actuator_replies = 0
         self.commands_seen = 0
         self.actuator = list(safe_action)       # until the firmware's first answer
         self.pending: deque = deque()        # sensor states sent, awaiting their actuator reply
@@ -80,7 +90,8 @@ class HilRobot(Robot):
             transport = UdpTransport((host, int(port)), key=key)
         else:
             transport = SerialTransport(path)
-        return cls(transport, url, proc, body, [-1.0] * 4, onboard, key)
+        lockstep = query.get("lockstep", "1") not in ("0", "false", "no")
+        return cls(transport, url, proc, body, [-1.0] * 4, onboard, key, lockstep)
 
     def send_command(self, action) -> None:
         """Companion mode: every command. On-board mode: a keepalive every few cycles (the
@@ -101,6 +112,12 @@ class HilRobot(Robot):
 
     def poll(self, timeout: float = 0.0) -> int:
         n = super().poll(timeout)
+        if self.lockstep and self.pending and not self.body.held:
+            deadline = time.monotonic() + self.reply_wait_s
+            while self.pending and time.monotonic() < deadline:
+                n += super().poll(0.001)
+        if self.pending and not self.body.held:
+            self.late_actuator_replies += 1
         if self.body.held and any(a.ok and a.acked_type == p.MsgType.ARM for a in self.acks):
             self.body.held = False          # first ARM: the airframe leaves its stand
         self.body.step(self.actuator)
@@ -109,6 +126,10 @@ class HilRobot(Robot):
         self.send(p.MsgType.HIL_SENSOR, p.pack_floats(state))
         self.state = StateSample(tuple(state), 0, time.monotonic())
         return n
+
+    @property
+    def link_counters(self) -> dict:
+        return {**super().link_counters, "late_actuator_replies": self.late_actuator_replies}
 
     def take_hil_pairs(self) -> list:
         pairs, self.hil_pairs = self.hil_pairs, []
