@@ -83,7 +83,8 @@ class DataParallel:
         return out
 
     def check_in_sync(self, module: torch.nn.Module, iteration: int) -> None:
-        """Raise RankDivergenceError unless all ranks hold bit-identical parameters."""
+        """Raise RankDivergenceError unless every rank's parameters have the same checksums
+        (sum, sum of squares, largest magnitude, in float64: any drift shows)."""
         if not self.enabled:
             return
         with torch.no_grad():
