@@ -58,7 +58,7 @@ def _cmd_train(args) -> int:
     try:
         return _train_ppo(args, cfg, out, dp)
     finally:
-        distributed.shutdown()
+        distributed.shutdown(barrier=False)     # after an error; a no-op after training
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -77,6 +77,8 @@ def _without_nproc(argv: list[str]) -> list[str]:
 def _train_ppo(args, cfg, out: Path, dp) -> int:
     """PPO (or the teacher -> student pipeline) in this process, one rank of `dp`."""
     import torch
+
+    from robot_rl import distributed
 
     from robot_rl.envs import make_env
     from robot_rl.evaluate import evaluate
@@ -105,7 +107,8 @@ def _train_ppo(args, cfg, out: Path, dp) -> int:
         runner.resume(args.resume)
         say(f"resumed from {args.resume} at iteration {runner.iteration}")
     runner.learn()
-    if not dp.is_main:                   # evaluation, metrics and export are rank 0's
+    distributed.shutdown()               # all ranks leave together; the rest is rank 0's
+    if not dp.is_main:
         return 0
     extra = {}
     if cfg.runner.eval_episodes > 0:

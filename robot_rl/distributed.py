@@ -130,8 +130,12 @@ def init(device: str = "cpu", timeout_s: float = 600.0) -> tuple[DataParallel, s
     return DataParallel(rank, world, local_rank, backend, device if use_cuda else "cpu"), device
 
 
-def shutdown() -> None:
+def shutdown(barrier: bool = True) -> None:
+    """Leave the process group; with `barrier`, all ranks together (one rank tearing its
+    connections down while another still holds them can abort the process in gloo)."""
     if dist.is_initialized():
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 

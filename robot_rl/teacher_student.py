@@ -163,6 +163,10 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
 
     dp = data_parallel or DataParallel()
     runner = train_teacher(cfg, out / "teacher", log, dp)
+    if dp.enabled:
+        from robot_rl.distributed import shutdown
+
+        shutdown()                       # all ranks leave together; the rest is rank 0's
     if not dp.is_main:
         return {}
     teacher = runner.policy.cpu()
