@@ -19,6 +19,7 @@ from hardware.control_loop import StopFlag, request_realtime, run_fixed_rate
 from hardware.flight_log import FlightLog
 from hardware.chunked import ChunkedActor
 from hardware.observations import deploy_task
+from hardware.protocol import Failsafe
 from hardware.robot import Robot
 from hardware.safety import SafetyConfig, SafetyLayer
 from hardware.sensor_correction import SensorCorrection
@@ -185,9 +186,12 @@ def _robot_disarmed(robot: Robot, armed_at: float) -> str | None:
     status = robot.status
     if status.armed:
         return None
-    why = "e-stop" if status.estop else {
-        "DISARMED": "no command within its disarm timeout"}.get(status.failsafe.name,
-                                                                 status.failsafe.name)
+    if status.estop:
+        why = "e-stop"
+    elif status.failsafe == Failsafe.DISARMED:
+        why = "no command within its disarm timeout"
+    else:
+        why = status.failsafe.name
     return f"robot disarmed itself ({why})"
 
 

@@ -79,7 +79,6 @@ def _train_ppo(args, cfg, out: Path, dp) -> int:
     import torch
 
     from robot_rl import distributed
-
     from robot_rl.envs import make_env
     from robot_rl.evaluate import evaluate
     from robot_rl.runners.on_policy import OnPolicyRunner

@@ -20,7 +20,7 @@ def _free_port() -> int:
 
 def describe_failure(err) -> str:
     """One line per failed rank of a ChildFailedError, the first failure first."""
-    first_rank, first = err.get_first_failure()
+    first_rank, _ = err.get_first_failure()
     lines = []
     for rank, f in sorted(err.failures.items(), key=lambda kv: kv[0] != first_rank):
         if f.exitcode < 0:

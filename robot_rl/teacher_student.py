@@ -25,7 +25,7 @@ import torch
 from robot_rl.algorithms.distill import distill, make_student
 from robot_rl.checkpoint import STUDENT_KIND, CheckpointError, act_function, load_checkpoint
 from robot_rl.config import TrainConfig, to_dict
-from robot_rl.distributed import DataParallel
+from robot_rl.distributed import DataParallel, shutdown
 from robot_rl.envs import make_env
 from robot_rl.evaluate import evaluate
 from robot_rl.runners.on_policy import OnPolicyRunner
@@ -164,8 +164,6 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     dp = data_parallel or DataParallel()
     runner = train_teacher(cfg, out / "teacher", log, dp)
     if dp.enabled:
-        from robot_rl.distributed import shutdown
-
         shutdown()                       # all ranks leave together; the rest is rank 0's
     if not dp.is_main:
         return {}

@@ -33,7 +33,7 @@ def update(data: dict, envs: slice, dp: distributed.DataParallel) -> tuple[dict,
     storage = RolloutStorage(T, n, OBS, ACT, "cpu")
     with torch.no_grad():
         for t in range(T):
-            policy.normalizer.update(data["obs"][t, envs], dp.all_sum if dp.enabled else None)
+            policy.normalizer.update(data["obs"][t, envs], dp.all_sum)
         for t in range(T):
             obs = data["obs"][t, envs]
             dist = policy.distribution(obs)

@@ -148,7 +148,7 @@ class OnPolicyRunner:
                 env.set_dr_level(dr_level(self.iteration))
             with torch.no_grad():
                 for _ in range(cfg.runner.steps_per_env):
-                    policy.normalizer.update(obs, dp.all_sum if dp.enabled else None)
+                    policy.normalizer.update(obs, dp.all_sum)   # alone: a no-op sum
                     dist = policy.distribution(obs)
                     actions = dist.sample()
                     log_probs = dist.log_prob(actions).sum(-1)

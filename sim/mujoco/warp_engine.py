@@ -69,8 +69,6 @@ class BatchedMujocoWarp:
                 mjw.step(self.model, self.data)
 
 
-
-
 class HostStateMujocoWarp(BatchedMujocoWarp):
     """MuJoCo Warp behind `BatchedMujoco`'s numpy interface (`state`, `set_field`,
     `refresh_constants`, `step(control)`), for tasks written around that engine: the

@@ -27,7 +27,9 @@ def make_quadrotor_sim(backend: str, nominal: QuadrotorParams, num_envs: int, dt
                        device: torch.device | str = "cpu"):
     """A batched quadrotor simulator on `backend` with the `QuadrotorSim` interface."""
     check_backend(backend)
-    if backend == "mujoco-warp" or (backend == "mujoco" and torch.device(device).type == "cuda"):
+    from sim.mujoco import uses_warp
+
+    if uses_warp(backend, device):
         from sim.mujoco.warp_quadrotor import MujocoWarpQuadrotorSim
 
         return MujocoWarpQuadrotorSim(nominal, num_envs, dt, device)

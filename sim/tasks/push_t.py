@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from robot_rl.spec import ActionField, IOSpec, ObsField
+from sim.mujoco import uses_warp
 from sim.mujoco.batched import BatchedMujoco
 from sim.mujoco.push_t import (KEYPOINTS, WORKSPACE_M, BOUNDING_RADIUS_M, PUSHER_RADIUS_M,
                                PushTPhysics, hinge_friction, push_t_mjcf, slide_friction)
@@ -145,7 +146,7 @@ class PushTEnv:
         self.control_dt = 1.0 / cfg.control_rate_hz
         self.max_episode_steps = round(cfg.episode_s * cfg.control_rate_hz)
         xml = push_t_mjcf(cfg.physics, cfg.sim_dt)
-        if cfg.backend == "mujoco-warp" or self.device.type == "cuda":
+        if uses_warp(cfg.backend, self.device):
             from sim.mujoco.warp_engine import HostStateMujocoWarp
 
             self.sim = HostStateMujocoWarp(xml, num_envs, self.device, WARP_BATCHED_FIELDS)
