@@ -91,8 +91,12 @@ class QuadrotorDR:
     drag: ParamRange = field(default_factory=lambda: scale(0.5, 1.5))
     latency_steps: ParamRange = field(default_factory=lambda: uniform(0.0, 1.0))  # rounded
     obs_noise: ParamRange = field(default_factory=lambda: scale(0.5, 1.5))  # x base std
-    disturbance_force: ParamRange = field(default_factory=lambda: uniform(0.0, 0.05))  # x weight
-    disturbance_torque: ParamRange = field(default_factory=lambda: uniform(0.0, 0.02))  # x weight*arm
+    # Constant pushes are off by default: they are not among issue 2's ranges, and a
+    # memoryless policy (no integral action) holds them off only with an offset (at 5 %
+    # of the weight, 3-4 cm: most held-out hover failures). The adaptive task's recurrent
+    # student turns them on; `--set env.dr.disturbance_force.high=0.05` does it anywhere.
+    disturbance_force: ParamRange = field(default_factory=lambda: uniform(0.0, 0.0))  # x weight
+    disturbance_torque: ParamRange = field(default_factory=lambda: uniform(0.0, 0.0))  # x weight*arm
     curriculum_iterations: int = 0  # 0: full ranges from the start
 
     def level(self, iteration: int) -> float:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sim.randomization import ParamRange, QuadrotorDR
-from sim.tasks.quadrotor import QuadrotorEnv, hover_config
+from sim.tasks.quadrotor import QuadrotorEnv, adaptive_config, hover_config
 
 
 def gen(seed=0):
@@ -67,6 +67,18 @@ def test_env_resamples_parameters_per_environment():
     before = p.mass.clone()
     env.reset(seed=2)
     assert not torch.equal(before, env.sim.params.mass)
+
+
+def test_disturbance_pushes_are_off_for_hover_and_on_for_the_adaptive_task():
+    """Issue 2's default ranges have no constant pushes (a memoryless policy can only hold
+    them off with an offset); the adaptive task's recurrent student gets them."""
+    hover = QuadrotorEnv(hover_config(), 256, seed=0)
+    hover.reset(seed=1)
+    assert hover.sim.ext_force.abs().max() == 0 and hover.sim.ext_torque.abs().max() == 0
+    adaptive = QuadrotorEnv(adaptive_config(), 256, seed=0)
+    adaptive.reset(seed=1)
+    push = adaptive.sim.ext_force.norm(dim=-1) / (adaptive.sim.params.mass[:, 0] * 9.81)
+    assert 0.03 < push.max() <= 0.05 + 1e-6
 
 
 def test_dr_disabled_gives_nominal():

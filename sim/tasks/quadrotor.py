@@ -20,7 +20,7 @@ from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import calibrated_latency_s, get_preset
 from sim.quadrotor.rotations import quat_from_axis_angle, quat_mul, quat_to_rotmat
-from sim.randomization import QuadrotorDR
+from sim.randomization import QuadrotorDR, uniform
 
 QUADROTOR_OBS = (
     ObsField("pos_err", 3, "m", "world-ENU", "position minus reference position"),
@@ -140,10 +140,13 @@ def track_config() -> QuadrotorTaskConfig:
 def adaptive_config() -> QuadrotorTaskConfig:
     """Quadrotors sampled from 20 g to 5 kg (RAPTOR ranges); 70 % of the episodes hover,
     30 % follow a figure-eight up to 1 m/s. Same observation and action spec as the
-    other tasks."""
+    other tasks. Constant disturbance pushes (up to 5 % of the weight, 2 % of weight x
+    arm as torque) are on: the recurrent student can learn to cancel them."""
+    dr = QuadrotorDR(disturbance_force=uniform(0.0, 0.05), disturbance_torque=uniform(0.0, 0.02))
     return QuadrotorTaskConfig(task="quadrotor-adaptive", success_pos_m=0.10,
                                reference="mixed", ref_speed_mps=(0.0, 1.0),
-                               ref_amplitude_m=(0.5, 1.5), family=QuadrotorFamily(enabled=True))
+                               ref_amplitude_m=(0.5, 1.5), family=QuadrotorFamily(enabled=True),
+                               dr=dr)
 
 
 def quadrotor_spec(cfg: QuadrotorTaskConfig) -> IOSpec:
