@@ -96,7 +96,7 @@ class QuadrotorDR:
     # of the weight, 3-4 cm: most held-out hover failures). The adaptive task's recurrent
     # student turns them on; `--set env.dr.disturbance_force.high=0.05` does it anywhere.
     disturbance_force: ParamRange = field(default_factory=lambda: uniform(0.0, 0.0))  # x weight
-    disturbance_torque: ParamRange = field(default_factory=lambda: uniform(0.0, 0.0))  # x weight*arm
+    disturbance_torque: ParamRange = field(default_factory=lambda: uniform(0.0, 0.0))  # x w*arm
     curriculum_iterations: int = 0  # 0: full ranges from the start
 
     def level(self, iteration: int) -> float:

@@ -421,10 +421,11 @@ def test_hil_lockstep_waits_for_the_firmwares_answer(firmware_host, lockstep):
         robot.connect(SPEC.spec_hash)
         robot.wait_state(2.0)
         robot.arm()
-        for _ in range(5):
-            robot.poll(0.005)
-            time.sleep(0.01)
-        assert robot.take_hil_pairs()         # the firmware answers while it runs
+        answered, deadline = False, time.monotonic() + 2.0
+        while not answered and time.monotonic() < deadline:
+            robot.poll(0.005)                 # until the firmware has answered once
+            answered = bool(robot.take_hil_pairs())
+        assert answered
         os.kill(robot.process.pid, signal.SIGSTOP)
         try:
             robot.poll()                      # sends a frame nobody answers
