@@ -38,8 +38,10 @@ def test_normalizer_matches_batch_statistics():
 
 
 def _tiny_hover_config(seed=0):
+    # Returns first fall (the wide start noise crashes), then rise: after 50 iterations the
+    # last returns beat the early ones by >= 0.6 for seeds 0-2 with 1 or 2 threads.
     return build_config("quadrotor-hover", overrides=[
-        f"seed={seed}", "num_envs=256", "runner.steps_per_env=32", "runner.max_iterations=30",
+        f"seed={seed}", "num_envs=256", "runner.steps_per_env=32", "runner.max_iterations=50",
         "env.dr.enabled=false", "env.init_tilt_deg=15", "env.episode_s=2.0"])
 
 
