@@ -1,7 +1,8 @@
 """Time to a hover policy: `robot-rl train quadrotor-hover` (default config) with
 snapshots, then every snapshot is evaluated on 100 held-out episodes. The figure
 is the training wall time at the first snapshot with success >= 95% and crash
-<= 1%. Evaluation time is not counted as training time. Usage:
+<= 1%. Evaluation time is not counted as training time. Writes the JSON and a
+PNG of success and crash rate against training time. Usage:
     python -m bench.hover_time [--iterations N] [--every K] [--task T]
     python -m bench.hover_time --from-dir runs/long     # evaluate an existing run's snapshots
 """
@@ -20,6 +21,29 @@ import torch
 from bench.common import write_result
 from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
 from robot_rl.evaluate import evaluate
+
+
+def plot_snapshots(rows: list[dict], path: Path, title: str, target_s: float | None = None
+                   ) -> None:
+    """Held-out success and crash rate against training wall time, with the targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [r["train_seconds"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(t, [r["success_rate"] for r in rows], "o-", label="success")
+    ax.plot(t, [r["crash_rate"] for r in rows], "s-", label="crash")
+    ax.axhline(0.95, color="gray", ls="--", lw=1, label="target: success 0.95")
+    if target_s is not None:
+        ax.axvline(target_s, color="gray", ls=":", lw=1, label=f"target: {target_s:.0f} s")
+    ax.set(xlabel="training wall time [s]", ylabel="rate (100 held-out episodes)",
+           ylim=(-0.02, 1.02), title=title)
+    ax.legend(loc="center right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -65,7 +89,11 @@ def main() -> None:
                "final": rows[-1] if rows else None, "threads": torch.get_num_threads()}
     print("time to target:", f"{reached['train_seconds']:.1f} s" if reached else "not reached",
           "| final:", rows[-1] if rows else None)
-    write_result(f"time_to_policy_{args.task}", summary)
+    path = write_result(f"time_to_policy_{args.task}", summary)
+    if rows:
+        plot_snapshots(rows, path.with_suffix(".png"), f"time to a policy: {args.task}",
+                       60.0 if args.task == "quadrotor-hover" else None)   # issue 2's target
+        print(f"wrote {path.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
