@@ -179,9 +179,10 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
     cfg = TrainConfig(task=task, env=make_env_config(task))
     if task.startswith("quadrotor-"):
         # Motor-level flight needs a long horizon and millions of samples: held-out hover
-        # success is 0.63 at 100 iterations, 0.91 at 150, then 0.87-0.93 up to 400 on 100
-        # episodes (bench/results/time_to_policy_quadrotor-hover.json); on 1000 episodes
-        # 0.86 at 150, 0.90 at 250.
+        # success for seeds 0/1/2 is 0.63/0.57/0.40 at 100 iterations, 0.91/0.86/0.90 at
+        # 150 and 0.91/0.90/0.95 at 200 on 100 episodes
+        # (bench/results/time_to_policy_quadrotor-hover.json); seed 0 on 1000 episodes:
+        # 0.86 at 150 iterations, 0.90 at 250.
         cfg.ppo.gamma, cfg.ppo.lam = 0.995, 0.99
         # More, smaller minibatches learn more per sample and per second: held-out hover
         # success at ~57 s of training is 0.00 with 2 minibatches of 16k, 0.41 with 4,
