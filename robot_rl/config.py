@@ -184,8 +184,9 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
         # success at ~57 s of training is 0.00 with 2 minibatches of 16k, 0.41 with 4,
         # 0.63 with 8 and 0.45 (at 59 s) with 16 (seed 0).
         cfg.ppo.num_minibatches = 8
-        cfg.runner.max_iterations = 300 if task == "quadrotor-hover" else 1000
+        cfg.runner.max_iterations = 1000
         if task == "quadrotor-hover":
+            cfg.runner.max_iterations = 300
             # Shorter rollouts, more updates per sample: seeds 0/1/2 reach success >= 0.95
             # with crash <= 1 % on 100 held-out episodes after 87/85/71 s of training with
             # 24 steps per env; with 32 only seed 2 does (94 s), with 16 only seed 1 (106 s),
