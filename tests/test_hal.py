@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -104,16 +103,16 @@ def test_robot_killed_mid_run_is_detected_and_log_kept(tmp_path):
     log = tmp_path / "killed.mcap"
     killed_at = {}
 
-    def kill():
-        pids = _sim_robot_children()
-        killed_at["t"] = time.time()
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-    timer = threading.Timer(3.0, kill)
-    timer.start()
+    def kill_after_two_seconds_of_flight(cycle, t_flight, *_):
+        """Kill the robot process by flight time, not wall time (start-up is slow on CI)."""
+        if t_flight >= 2.0 and "t" not in killed_at:
+            pids = _sim_robot_children()
+            killed_at["t"] = time.time()
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
     summary = deploy(DeployConfig(str(HOVER), "sim://quadrotor", duration_s=20.0, log=str(log),
-                                  realtime=False))
-    timer.join()
+                                  realtime=False), progress=kill_after_two_seconds_of_flight)
+    assert "t" in killed_at, summary["end_reason"]
     assert "link lost" in summary["end_reason"]
     # detected within 3 control periods of the last frame the robot sent
     assert summary["link_loss_detect_cycles"] <= 3
