@@ -1,12 +1,12 @@
 """Action-chunk inference latency on one CPU core: onnxruntime (unrolled sampler and
 denoiser loop) beside torch eager, DDIM 8 steps, for the diffusion U-Net, the MLP
-denoiser and the Gaussian BC baseline.
+denoiser (and the U-Net with the kernel of 5 it had before) and the Gaussian BC baseline.
 
     python -m bench.chunk_latency [--checkpoint runs/push-t-bc/checkpoint.pt] [--calls 500]
 
 Latency does not depend on the weights, so without a checkpoint each policy is a
 fresh one of the default size. The process is pinned to one core, torch and
-onnxruntime use one thread; p50/p99 over `calls` chunks, measured side by side.
+onnxruntime use one thread; p50/p99 over `calls` chunks, all timed round-robin.
 """
 
 from __future__ import annotations
@@ -30,22 +30,31 @@ from sim.tasks.push_t import PushTTaskConfig, push_t_spec
 TARGET_MS = 5.0
 
 
-def timed(fn, inputs, warmup: int = 20) -> dict:
-    for x in inputs[:warmup]:
-        fn(x)
-    ms = []
-    for x in inputs:
-        t0 = time.perf_counter()
-        fn(x)
-        ms.append((time.perf_counter() - t0) * 1e3)
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "mean_ms": float(np.mean(ms))}
+def timed_side_by_side(fns: dict, inputs: list, rounds: int = 25, warmup: int = 20) -> dict:
+    """p50/p99/mean ms per callable, timed round-robin (a block of calls each per round) so
+    that every one sees the same machine load: this machine's speed drifts by up to 2x
+    over minutes, which made one-after-the-other figures incomparable."""
+    for fn in fns.values():
+        for x in inputs[:warmup]:
+            fn(x)
+    ms = {name: [] for name in fns}
+    block = max(1, len(inputs) // rounds)
+    for r in range(rounds):
+        chunk = inputs[r * block:(r + 1) * block]
+        for name, fn in fns.items():
+            for x in chunk:
+                t0 = time.perf_counter()
+                fn(x)
+                ms[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
+                   "mean_ms": float(np.mean(v))} for name, v in ms.items()}
 
 
 def fresh_policies() -> dict:
     out = {}
     for name, policy in (
             ("diffusion_unet", DiffusionPolicy(6, 2, DiffusionConfig())),
+            ("diffusion_unet_kernel5", DiffusionPolicy(6, 2, DiffusionConfig(kernel_size=5))),
             ("diffusion_mlp", DiffusionPolicy(6, 2, DiffusionConfig(denoiser="mlp"))),
             ("gaussian_bc", GaussianChunkPolicy(6, 2))):
         policy.fit_normalizers(torch.randn(256, 6) * 0.1, torch.rand(256, 2) * 2 - 1)
@@ -53,21 +62,26 @@ def fresh_policies() -> dict:
     return out
 
 
-def measure(name: str, policy, calls: int, work: Path) -> dict:
+def callables(name: str, policy, work: Path) -> dict:
+    """{(policy name, mode): chunk function} for onnxruntime (both modes) and torch eager."""
     spec = push_t_spec(PushTTaskConfig())
     folder = work / name
     export_chunk_policy(policy, spec, folder, task="push-t")
-    rng = np.random.default_rng(0)
-    obs = [rng.normal(0, 0.1, (1, policy.obs_horizon, 6)).astype(np.float32)
-           for _ in range(calls)]
-    row = {"parameters": sum(p.numel() for p in policy.parameters())}
+    fns = {}
     for mode in ("unrolled", "loop") if policy.kind == "diffusion" else ("unrolled",):
         rt = ChunkPolicyRuntime(folder / "policy.onnx", mode=mode, threads=1)
-        row[f"onnxruntime_{mode}"] = timed(rt.chunk, obs)
-    with torch.no_grad():
-        row["torch_eager"] = timed(lambda o: policy.executed(policy.sample(torch.from_numpy(o))),
-                                   obs)
-    best = min(v["p50_ms"] for k, v in row.items() if k.startswith("onnxruntime"))
+        fns[(name, f"onnxruntime_{mode}")] = rt.chunk
+
+    def eager(o):
+        with torch.no_grad():
+            return policy.executed(policy.sample(torch.from_numpy(o)))
+    fns[(name, "torch_eager")] = eager
+    return fns
+
+
+def summarize(policy, timings: dict) -> dict:
+    row = {"parameters": sum(p.numel() for p in policy.parameters()), **timings}
+    best = min(v["p50_ms"] for k, v in timings.items() if k.startswith("onnxruntime"))
     row["best_onnxruntime_p50_ms"] = best
     row["meets_5ms_target"] = best <= TARGET_MS
     return row
@@ -88,17 +102,26 @@ def main(argv=None) -> int:
         from robot_rl.checkpoint import chunk_policy_from_checkpoint, load_checkpoint
 
         policies["checkpoint"] = chunk_policy_from_checkpoint(load_checkpoint(args.checkpoint))[0]
-    results = {}
+    rng = np.random.default_rng(0)
+    shape = (1, DiffusionConfig().obs_horizon, 6)
+    obs = [rng.normal(0, 0.1, shape).astype(np.float32) for _ in range(args.calls)]
     with tempfile.TemporaryDirectory() as tmp:
+        fns = {}
         for name, policy in policies.items():
-            results[name] = measure(name, policy, args.calls, Path(tmp))
-            r = results[name]
-            modes = ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms"
-                              for k, v in r.items() if isinstance(v, dict))
-            print(f"{name} ({r['parameters']} parameters): {modes}", flush=True)
+            fns |= callables(name, policy, Path(tmp))
+        timings = timed_side_by_side(fns, obs)
+    results = {}
+    for name, policy in policies.items():
+        results[name] = summarize(policy, {mode: t for (n, mode), t in timings.items()
+                                           if n == name})
+        r = results[name]
+        modes = ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms"
+                          for k, v in r.items() if isinstance(v, dict))
+        print(f"{name} ({r['parameters']} parameters): {modes}", flush=True)
     write_result("chunk_latency", {
         "what": "latency per action chunk (obs history -> Ta actions), DDIM 8 steps, batch 1, "
-                "one pinned CPU core, one thread", "target_ms": TARGET_MS,
+                "one pinned CPU core, one thread, all timed round-robin in one run",
+        "target_ms": TARGET_MS,
         "checkpoint": args.checkpoint, "calls": args.calls, "results": results})
     return 0
 
