@@ -1,10 +1,13 @@
 """Time to a hover policy: `robot-rl train quadrotor-hover` (default config) with
-snapshots, then every snapshot is evaluated on 100 held-out episodes. The figure
+snapshots, then every snapshot is evaluated on 100 held-out episodes (--episodes;
+another count writes time_to_policy_<task>_<count>_episodes.json). The figure
 is the training wall time at the first snapshot with success >= 95% and crash
 <= 1%. Evaluation time is not counted as training time. With several seeds, each
 is trained in turn and the summary gives the median time over them (a seed that
 never reaches the target counts as not reached). Writes the JSON and a PNG of
-success and crash rate against training time. Usage:
+success and crash rate against training time. For another task than hover, the JSON
+also gives its env steps to the target against quadrotor-hover's (same episode count),
+the sample-efficiency figure of residual RL. Usage:
     python -m bench.hover_time [--iterations N] [--every K] [--task T] [--seeds 0 1 2]
     python -m bench.hover_time --from-dir runs/long     # evaluate an existing run's snapshots
 """
@@ -21,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import write_result
+from bench.common import RESULTS, write_result
 from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
 from robot_rl.evaluate import evaluate
 
 
 def plot_snapshots(runs: dict[int, list[dict]], path: Path, title: str,
-                   target_s: float | None = None) -> None:
+                   target_s: float | None = None, episodes: int = 100) -> None:
     """Held-out success (solid) and crash rate (dashed) against training wall time, one
     colour per seed, with the targets."""
     import matplotlib
@@ -45,7 +48,7 @@ def plot_snapshots(runs: dict[int, list[dict]], path: Path, title: str,
     ax.axhline(0.95, color="gray", ls="--", lw=1, label="target: success 0.95")
     if target_s is not None:
         ax.axvline(target_s, color="gray", ls=":", lw=1, label=f"target: {target_s:.0f} s")
-    ax.set(xlabel="training wall time [s]", ylabel="rate (100 held-out episodes)",
+    ax.set(xlabel="training wall time [s]", ylabel=f"rate ({episodes} held-out episodes)",
            ylim=(-0.02, 1.02), title=title)
     ax.legend(loc="center right", fontsize=7)
     fig.tight_layout()
@@ -70,14 +73,15 @@ def meets_target(row: dict) -> bool:
     return row["success_rate"] >= 0.95 - 1e-6 and row["crash_rate"] <= 0.01 + 1e-6
 
 
-def evaluate_snapshots(out: Path, seed: int) -> tuple[list[dict], dict | None]:
-    """Every checkpoint_*.pt of a run on 100 held-out episodes; the first that meets the
-    target (or None)."""
+def evaluate_snapshots(out: Path, seed: int, episodes: int = 100
+                       ) -> tuple[list[dict], dict | None]:
+    """Every checkpoint_*.pt of a run on `episodes` held-out episodes; the first that
+    meets the target (or None)."""
     rows, reached = [], None
     for snap in sorted(out.glob("checkpoint_*.pt")):
         ckpt = load_checkpoint(snap)
         policy, cfg = policy_from_checkpoint(ckpt)
-        res = evaluate(lambda o: policy.act_deterministic(o), cfg.task, cfg.env, 100, seed)
+        res = evaluate(lambda o: policy.act_deterministic(o), cfg.task, cfg.env, episodes, seed)
         row = {"iteration": ckpt["iteration"], "train_seconds": ckpt["train_seconds"],
                "env_steps": ckpt["env_steps"], **{k: res[k] for k in
                ("success_rate", "crash_rate", "pos_err_rms_m")}}
@@ -88,6 +92,13 @@ def evaluate_snapshots(out: Path, seed: int) -> tuple[list[dict], dict | None]:
     return rows, reached
 
 
+def median_or_none(values: list) -> float | None:
+    """Median over seeds, where a seed that never reached the target (None) counts as
+    infinitely slow; None when the median itself is not reached."""
+    median = float(np.median([v if v is not None else np.inf for v in values]))
+    return median if np.isfinite(median) else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", default="quadrotor-hover")
@@ -95,6 +106,9 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=20)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0],
                     help="train and evaluate each in turn (default: 0)")
+    ap.add_argument("--episodes", type=int, default=100,
+                    help="held-out episodes per snapshot (default 100, the issues' figure; "
+                         "results of another count go to a file named with it)")
     ap.add_argument("--from-dir", help="skip training; evaluate this run's checkpoint_*.pt")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override passed to robot-rl train (repeatable)")
@@ -111,28 +125,47 @@ def main() -> None:
             command = " ".join(cmd[2:]).replace(f"--seed {seed}", "--seed SEED")
             print(" ".join(cmd), flush=True)
             subprocess.run(cmd, check=True)
-        rows, reached = evaluate_snapshots(out, seed)
+        rows, reached = evaluate_snapshots(out, seed, args.episodes)
         per_seed.append({"seed": seed, "snapshots": rows, "reached": reached,
                          "seconds_to_target": reached["train_seconds"] if reached else None,
                          "final": rows[-1] if rows else None})
     times = [r["seconds_to_target"] for r in per_seed]
-    # a seed that never reaches the target counts as infinitely slow
-    median = float(np.median([t if t is not None else np.inf for t in times]))
+    steps = [r["reached"]["env_steps"] if r["reached"] else None for r in per_seed]
+    median, median_steps = median_or_none(times), median_or_none(steps)
     summary = {"task": args.task, "command": command, "seeds": args.seeds,
-               "target": "success >= 0.95 and crash <= 0.01 on 100 held-out episodes",
+               "target": f"success >= 0.95 and crash <= 0.01 on {args.episodes} held-out "
+                         "episodes",
                "seconds_to_target_per_seed": times,
-               "median_seconds_to_target": median if np.isfinite(median) else None,
+               "median_seconds_to_target": median,
+               "env_steps_to_target_per_seed": steps,
+               "median_env_steps_to_target": median_steps,
                "runs": per_seed, "threads": torch.get_num_threads()}
     for r in per_seed:
         print(f"seed {r['seed']}: time to target",
               f"{r['seconds_to_target']:.1f} s" if r["reached"] else "not reached",
               "| final:", r["final"])
-    print("median time to target:", f"{median:.1f} s" if np.isfinite(median) else "not reached")
-    path = write_result(f"time_to_policy_{args.task}", summary)
+    print("median time to target:", "not reached" if median is None else
+          f"{median:.1f} s, {median_steps / 1e6:.2f} M env steps")
+    name = f"time_to_policy_{args.task}" + \
+        ("" if args.episodes == 100 else f"_{args.episodes}_episodes")
+    scratch = RESULTS / name.replace(args.task, "quadrotor-hover")
+    if args.task != "quadrotor-hover" and median_steps and scratch.is_file():
+        # sample efficiency against PPO from scratch (issue 7: residual <= 1/3)
+        base = json.loads(scratch.read_text())
+        base_steps = base.get("median_env_steps_to_target") or median_or_none(
+            [r["reached"]["env_steps"] if r["reached"] else None for r in base["runs"]])
+        if base_steps:
+            summary["scratch_median_env_steps_to_target"] = base_steps
+            summary["env_steps_ratio_to_scratch"] = median_steps / base_steps
+            print(f"env steps to target against quadrotor-hover from scratch: "
+                  f"{median_steps / 1e6:.2f} M / {base_steps / 1e6:.2f} M = "
+                  f"{median_steps / base_steps:.2f}")
+    path = write_result(name, summary)
     runs = {r["seed"]: r["snapshots"] for r in per_seed if r["snapshots"]}
     if runs:
         plot_snapshots(runs, path.with_suffix(".png"), f"time to a policy: {args.task}",
-                       60.0 if args.task == "quadrotor-hover" else None)   # issue 2's target
+                       60.0 if args.task == "quadrotor-hover" else None,   # issue 2's target
+                       args.episodes)
         print(f"wrote {path.with_suffix('.png')}")
 
 
