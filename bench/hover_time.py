@@ -99,6 +99,30 @@ def median_or_none(values: list) -> float | None:
     return median if np.isfinite(median) else None
 
 
+def env_steps_to_target(runs: list[dict]) -> list[float | None]:
+    """Per seed: env steps at the first snapshot that met the target (None: never)."""
+    return [r["reached"]["env_steps"] if r["reached"] else None for r in runs]
+
+
+def compare_with_scratch(summary: dict, scratch: Path, median_steps: float) -> None:
+    """Add the env-step ratio to PPO from scratch (`scratch`: hover's result file with the
+    same episode count) to `summary`: issue 7's residual target is <= 1/3. When scratch's
+    median never reached the target, the ratio is an upper bound."""
+    base = json.loads(scratch.read_text())
+    base_steps = median_or_none(env_steps_to_target(base["runs"]))
+    if base_steps is None:
+        base_steps = max(r["snapshots"][-1]["env_steps"] for r in base["runs"])
+        summary["scratch_median_not_reached_within_env_steps"] = base_steps
+        summary["env_steps_ratio_to_scratch_below"] = median_steps / base_steps
+        text = f"(not reached in {base_steps / 1e6:.2f} M) < "
+    else:
+        summary["scratch_median_env_steps_to_target"] = base_steps
+        summary["env_steps_ratio_to_scratch"] = median_steps / base_steps
+        text = f"{base_steps / 1e6:.2f} M = "
+    print(f"env steps to target against quadrotor-hover from scratch: "
+          f"{median_steps / 1e6:.2f} M / {text}{median_steps / base_steps:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--task", default="quadrotor-hover")
@@ -130,7 +154,7 @@ def main() -> None:
                          "seconds_to_target": reached["train_seconds"] if reached else None,
                          "final": rows[-1] if rows else None})
     times = [r["seconds_to_target"] for r in per_seed]
-    steps = [r["reached"]["env_steps"] if r["reached"] else None for r in per_seed]
+    steps = env_steps_to_target(per_seed)
     median, median_steps = median_or_none(times), median_or_none(steps)
     summary = {"task": args.task, "command": command, "seeds": args.seeds,
                "target": f"success >= 0.95 and crash <= 0.01 on {args.episodes} held-out "
@@ -150,23 +174,7 @@ def main() -> None:
         ("" if args.episodes == 100 else f"_{args.episodes}_episodes")
     scratch = RESULTS / f"{name.replace(args.task, 'quadrotor-hover')}.json"
     if args.task != "quadrotor-hover" and median_steps and scratch.is_file():
-        # sample efficiency against PPO from scratch (issue 7: residual <= 1/3)
-        base = json.loads(scratch.read_text())
-        base_steps = median_or_none([r["reached"]["env_steps"] if r["reached"] else None
-                                     for r in base["runs"]])
-        if base_steps is None:   # scratch's median never got there: the ratio is a bound
-            longest = max(r["snapshots"][-1]["env_steps"] for r in base["runs"])
-            summary["scratch_median_not_reached_within_env_steps"] = longest
-            summary["env_steps_ratio_to_scratch_below"] = median_steps / longest
-            print(f"env steps to target against quadrotor-hover from scratch: "
-                  f"{median_steps / 1e6:.2f} M / (not reached in {longest / 1e6:.2f} M) "
-                  f"< {median_steps / longest:.2f}")
-        else:
-            summary["scratch_median_env_steps_to_target"] = base_steps
-            summary["env_steps_ratio_to_scratch"] = median_steps / base_steps
-            print(f"env steps to target against quadrotor-hover from scratch: "
-                  f"{median_steps / 1e6:.2f} M / {base_steps / 1e6:.2f} M = "
-                  f"{median_steps / base_steps:.2f}")
+        compare_with_scratch(summary, scratch, median_steps)
     path = write_result(name, summary)
     runs = {r["seed"]: r["snapshots"] for r in per_seed if r["snapshots"]}
     if runs:
