@@ -28,22 +28,6 @@ def thrusts_to_command(thrust: torch.Tensor, p: QuadrotorParams) -> torch.Tensor
     return 2.0 * rpm / p.max_rpm - 1.0
 
 
-def desaturate(collective: torch.Tensor, torque: torch.Tensor, mixer: torch.Tensor,
-               max_rotor_thrust: float) -> torch.Tensor:
-    """Rotor thrusts [N, 4] for (collective [N, 1], torque [N, 3]) that the rotors can
-    give, keeping the torque before the collective (as PX4's mixer does): a torque whose
-    rotor spread exceeds the thrust range is scaled down to fit, then all rotors shift
-    together into [0, max]. Clamping each rotor alone would bend the torque when one
-    saturates, and lose attitude control in a steep recovery."""
-    spread = torque @ mixer[:, 1:].T
-    width = spread.max(-1, keepdim=True).values - spread.min(-1, keepdim=True).values
-    spread = spread * (max_rotor_thrust / width.clamp_min(1e-9)).clamp(max=1.0)
-    thrust = collective @ mixer[:, :1].T + spread
-    over = (thrust.max(-1, keepdim=True).values - max_rotor_thrust).clamp(min=0.0)
-    under = (-thrust.min(-1, keepdim=True).values).clamp(min=0.0)
-    return (thrust - over + under).clamp(0.0, max_rotor_thrust)
-
-
 def cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a x b for [N, 3] rows (written out: it exports to ONNX, linalg.cross does not)."""
     return torch.stack((a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
@@ -81,7 +65,19 @@ class _Controller:
         return thrusts_to_command(self.desaturate(collective, torque), self.p)
 
     def desaturate(self, collective: torch.Tensor, torque: torch.Tensor) -> torch.Tensor:
-        return desaturate(collective, torque, self.mixer, self.max_thrust / 4)
+        """Rotor thrusts [N, 4] for (collective [N, 1], torque [N, 3]) that the rotors can
+        give, keeping the torque before the collective (as PX4's mixer does): a torque whose
+        rotor spread exceeds the thrust range is scaled down to fit, then all rotors shift
+        together into [0, max]. Clamping each rotor alone would bend the torque when one
+        saturates, and lose attitude control in a steep recovery."""
+        max_rotor = self.max_thrust / 4
+        spread = torque @ self.mixer[:, 1:].T
+        width = spread.max(-1, keepdim=True).values - spread.min(-1, keepdim=True).values
+        spread = spread * (max_rotor / width.clamp_min(1e-9)).clamp(max=1.0)
+        thrust = collective @ self.mixer[:, :1].T + spread
+        over = (thrust.max(-1, keepdim=True).values - max_rotor).clamp(min=0.0)
+        under = (-thrust.min(-1, keepdim=True).values).clamp(min=0.0)
+        return (thrust - over + under).clamp(0.0, max_rotor)
 
     def initial_state(self, batch: int, device=None) -> torch.Tensor:
         return torch.zeros(batch, self.state_size, device=device)
@@ -314,4 +310,4 @@ def parse_controller(ref: str) -> tuple[str, str] | None:
 
 
 __all__ = ["CONTROLLERS", "CascadedPID", "ControllerRuntime", "LQRHover", "PIDGains", "PID_GAINS",
-           "cross", "desaturate", "make_controller", "parse_controller", "thrusts_to_command"]
+           "cross", "make_controller", "parse_controller", "thrusts_to_command"]
