@@ -22,6 +22,12 @@ def machine() -> dict:
     return info
 
 
+def result_name(base: str, episodes: int, default_episodes: int = 100) -> str:
+    """A result file's name: `base` at the issues' episode count, suffixed otherwise, so a
+    larger evaluation sits beside the headline figure instead of replacing it."""
+    return base if episodes == default_episodes else f"{base}_{episodes}_episodes"
+
+
 def write_result(name: str, data: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import RESULTS, write_result
+from bench.common import RESULTS, result_name, write_result
 from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
 from robot_rl.evaluate import evaluate
 
@@ -170,8 +170,7 @@ def main() -> None:
               "| final:", r["final"])
     print("median time to target:", "not reached" if median is None else
           f"{median:.1f} s, {median_steps / 1e6:.2f} M env steps")
-    name = f"time_to_policy_{args.task}" + \
-        ("" if args.episodes == 100 else f"_{args.episodes}_episodes")
+    name = result_name(f"time_to_policy_{args.task}", args.episodes)
     scratch = RESULTS / f"{name.replace(args.task, 'quadrotor-hover')}.json"
     if args.task != "quadrotor-hover" and median_steps and scratch.is_file():
         compare_with_scratch(summary, scratch, median_steps)

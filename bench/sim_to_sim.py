@@ -3,7 +3,10 @@ the training simulator (torch), MuJoCo and PyBullet. Cells: success rate and RMS
 position error over 100 held-out episodes (default DR, Crazyflie). Learned policies
 run from their exported ONNX through the deployment runtime.
 
-    python -m bench.sim_to_sim [--episodes 100] [--policy NAME=path.onnx ...]
+    python -m bench.sim_to_sim [--episodes 100] [--tasks T ...] [--policy NAME=path.onnx ...]
+
+Another episode count or a subset of the tasks writes its own file, e.g.
+sim_to_sim_1000_episodes_quadrotor-hover.json, beside the 100-episode table.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import write_result
+from bench.common import result_name, write_result
 from policies.controllers import make_controller
 from policies.runtime import PolicyRuntime
 from robot_rl.config import apply_overrides, build_config
@@ -38,17 +41,24 @@ def act_for(policy: str, control_dt: float):
     return RuntimeActor(PolicyRuntime(policy))
 
 
+def table_name(episodes: int, tasks: list[str]) -> str:
+    """sim_to_sim for the full 100-episode table, a suffixed name for anything else."""
+    name = result_name("sim_to_sim", episodes)
+    return name if list(tasks) == list(TASKS) else "_".join([name, *tasks])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--policy", action="append", default=[], metavar="ROW=FILE",
                     help="replace a row's ONNX file for both tasks, e.g. PPO=runs/x/policy.onnx")
+    ap.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     args = ap.parse_args()
     for item in args.policy:
         row, path = item.split("=", 1)
         ROWS[row] = {t: path for t in TASKS}
     cells = []
-    for task in TASKS:
+    for task in args.tasks:
         for row, policies in ROWS.items():
             policy = policies[task]
             if policy.endswith(".onnx") and not Path(policy).is_file():
@@ -63,12 +73,13 @@ def main() -> None:
                         **{k: r[k] for k in ("success_rate", "crash_rate", "pos_err_rms_m")}}
                 cells.append(cell)
                 rms = r["pos_err_rms_m"]
-                line += f" | {backend}: {r['success_rate']:.2f} " + \
+                line += f" | {backend}: {r['success_rate']:.3f} {r['crash_rate']:.1%} " + \
                     ("n/a" if rms is None else f"{rms * 100:4.1f} cm")
             print(line, flush=True)
-    write_result("sim_to_sim", {"episodes": args.episodes, "cells": cells,
-                                "what": "success rate and RMS position error (last-window, "
-                                        "uncrashed episodes), default DR, Crazyflie"})
+    write_result(table_name(args.episodes, args.tasks),
+                 {"episodes": args.episodes, "cells": cells,
+                  "what": "success rate, crash rate and RMS position error (last-window, "
+                          "uncrashed episodes), default DR, Crazyflie"})
     print(json.dumps({"cells": len(cells)}))
 
 

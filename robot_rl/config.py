@@ -210,7 +210,10 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
         cfg.policy.zero_init_mean, cfg.policy.bias_to_hover = True, False
         cfg.policy.init_std = 0.3
         cfg.ppo.critic_warmup_iterations = 10
-        cfg.runner.max_iterations = 100
+        # 95 % comes within 50 iterations; training on to 250 polishes the hardest starts:
+        # 1000 held-out hover episodes, seeds 0/1/2, 0.974/0.956/0.965 after 100 iterations,
+        # 0.986/0.978/0.988 (crashes <= 0.1 %) after 250.
+        cfg.runner.max_iterations = 250
     if task.startswith("gym:"):
         cfg.num_envs = 8
         cfg.policy.bias_to_hover = False
