@@ -1,7 +1,8 @@
 """Sim-to-sim table: every quadrotor policy on hover and on the 1 m/s figure-eight, in
-the training simulator (torch), MuJoCo and PyBullet. Cells: success rate and RMS
-position error over 100 held-out episodes (default DR, Crazyflie). Learned policies
-run from their exported ONNX through the deployment runtime.
+the training simulator (torch), MuJoCo and PyBullet (default DR, Crazyflie), and in
+MuJoCo on a mismatched airframe (`columns`). Cells: success rate, crash rate and RMS
+position error over 100 held-out episodes. Learned policies run from their exported
+ONNX through the deployment runtime.
 
     python -m bench.sim_to_sim [--episodes 100] [--tasks T ...] [--policy NAME=path.onnx ...]
 
@@ -41,6 +42,18 @@ def act_for(policy: str, control_dt: float):
     return RuntimeActor(PolicyRuntime(policy))
 
 
+def columns() -> dict[str, dict]:
+    """Column -> env overrides: every simulator on the nominal Crazyflie under the default
+    DR, then MuJoCo flying bench.sysid's "real" airframe (+33 % mass, 65/90 ms motors,
+    10 ms latency, model DR off), a world no policy was trained or tuned for."""
+    from bench.sysid import MODEL_DR_OFF, MUJOCO_TRUTH, OUT, truth_file
+
+    cols = {backend: {"backend": backend} for backend in BACKENDS}
+    robot = str(truth_file(MUJOCO_TRUTH, OUT / "mujoco_truth.yaml"))
+    cols["mujoco-mismatched"] = {"backend": "mujoco", "preset": robot, "dr": MODEL_DR_OFF}
+    return cols
+
+
 def table_name(episodes: int, tasks: list[str]) -> str:
     """sim_to_sim for the full 100-episode table, a suffixed name for anything else."""
     name = result_name("sim_to_sim", episodes)
@@ -57,7 +70,7 @@ def main() -> None:
     for item in args.policy:
         row, path = item.split("=", 1)
         ROWS[row] = {t: path for t in TASKS}
-    cells = []
+    cells, cols = [], columns()
     for task in args.tasks:
         for row, policies in ROWS.items():
             policy = policies[task]
@@ -65,8 +78,8 @@ def main() -> None:
                 print(f"skip {row}: {policy} not found")
                 continue
             line = f"{task:16s} {row:20s}"
-            for backend in BACKENDS:
-                env_cfg = apply_overrides(build_config(task).env, {"backend": backend})
+            for backend, overrides in cols.items():
+                env_cfg = apply_overrides(build_config(task).env, overrides)
                 r = evaluate(act_for(policy, 1.0 / env_cfg.control_rate_hz), task, env_cfg,
                              args.episodes, deployed=True)
                 cell = {"task": task, "row": row, "policy": policy, "backend": backend,
@@ -79,7 +92,8 @@ def main() -> None:
     write_result(table_name(args.episodes, args.tasks),
                  {"episodes": args.episodes, "cells": cells,
                   "what": "success rate, crash rate and RMS position error (last-window, "
-                          "uncrashed episodes), default DR, Crazyflie"})
+                          "uncrashed episodes); backends: default DR, Crazyflie; "
+                          "mujoco-mismatched: bench.sysid's airframe, model DR off"})
     print(json.dumps({"cells": len(cells)}))
 
 
