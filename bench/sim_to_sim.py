@@ -46,11 +46,10 @@ def columns() -> dict[str, dict]:
     """Column -> env overrides: every simulator on the nominal Crazyflie under the default
     DR, then MuJoCo flying bench.sysid's "real" airframe (+33 % mass, 65/90 ms motors,
     10 ms latency, model DR off), a world no policy was trained or tuned for."""
-    from bench.sysid import MODEL_DR_OFF, MUJOCO_TRUTH, OUT, truth_file
+    from bench.sysid import robot_overrides
 
     cols = {backend: {"backend": backend} for backend in BACKENDS}
-    robot = str(truth_file(MUJOCO_TRUTH, OUT / "mujoco_truth.yaml"))
-    cols["mujoco-mismatched"] = {"backend": "mujoco", "preset": robot, "dr": MODEL_DR_OFF}
+    cols["mujoco-mismatched"] = robot_overrides()
     return cols
 
 

@@ -81,6 +81,13 @@ def truth_file(truth, path: Path) -> Path:
     return cal.save(path)
 
 
+def robot_overrides(path: Path = OUT / "mujoco_truth.yaml", backend: str = "mujoco") -> dict:
+    """Env overrides that fly the "real" robot: MUJOCO_TRUTH's airframe (written to `path`
+    as a calibration file) with its 10 ms latency, model DR off."""
+    return {"backend": backend, "preset": str(truth_file(MUJOCO_TRUTH, path)),
+            "dr": MODEL_DR_OFF}
+
+
 def dr_flags(dr: dict) -> list[str]:
     return [f"env.dr.{name}.{key}={value}" for name, fields in dr.items()
             for key, value in fields.items()]
@@ -96,14 +103,13 @@ def train(preset: str, out: Path, iterations: int, dr: dict) -> Path:
     return out / "policy.onnx"
 
 
-def success(policy: Path, preset: str, backend: str, dr: dict, episodes: int) -> dict:
+def success(policy: Path, overrides: dict, episodes: int) -> dict:
     from policies.runtime import PolicyRuntime
     from robot_rl.config import apply_overrides, build_config
     from robot_rl.evaluate import evaluate
     from robot_rl.exporting import RuntimeActor
 
-    env = apply_overrides(build_config("quadrotor-hover").env,
-                          {"backend": backend, "preset": preset, "dr": dr})
+    env = apply_overrides(build_config("quadrotor-hover").env, overrides)
     r = evaluate(RuntimeActor(PolicyRuntime(str(policy))), "quadrotor-hover", env, episodes,
                  deployed=True)
     return {k: r[k] for k in ("success_rate", "crash_rate", "pos_err_rms_m")}
@@ -111,7 +117,7 @@ def success(policy: Path, preset: str, backend: str, dr: dict, episodes: int) ->
 
 def policy_gap(ident: Path, iterations: int, episodes: int) -> dict:
     """Per DR regime and training preset: success at home and on the MuJoCo robot."""
-    robot = str(truth_file(MUJOCO_TRUTH, OUT / "mujoco_truth.yaml"))
+    robot = robot_overrides()
     result = {"iterations": iterations, "episodes": episodes,
               "robot": "MuJoCo backend, true airframe, 10 ms latency, model DR off"}
     for regime, dr in REGIMES.items():
@@ -119,8 +125,8 @@ def policy_gap(ident: Path, iterations: int, episodes: int) -> dict:
             t0 = time.perf_counter()
             policy = train(preset, OUT / f"policy_{regime}_{name}", iterations, dr)
             train_s = time.perf_counter() - t0
-            home = success(policy, preset, "torch", dr, episodes)
-            real = success(policy, robot, "mujoco", MODEL_DR_OFF, episodes)
+            home = success(policy, {"backend": "torch", "preset": preset, "dr": dr}, episodes)
+            real = success(policy, robot, episodes)
             row = {"train_s": round(train_s), "training_sim": home, "mujoco_robot": real,
                    "gap": round(home["success_rate"] - real["success_rate"], 3)}
             result.setdefault(regime, {})[name] = row

@@ -78,11 +78,10 @@ def test_pid_holds_hover_on_a_heavy_airframe_with_slow_motors(tmp_path):
     """bench.sysid's "real" airframe (+33 % mass, 65/90 ms motors, 10 ms latency): the
     attitude loop must stay inside the rate loop's bandwidth. With the earlier gains
     (att_p 8, rate_p 20) the tilt limit-cycled there and no episode succeeded."""
-    from bench.sysid import MODEL_DR_OFF, MUJOCO_TRUTH, truth_file
+    from bench.sysid import robot_overrides
 
-    robot = str(truth_file(MUJOCO_TRUTH, tmp_path / "slow_motors.yaml"))
-    env = build_config("quadrotor-hover", overrides=[f"env.preset={robot}"]).env
-    env.dr = apply_overrides(env.dr, MODEL_DR_OFF)
+    env = apply_overrides(build_config("quadrotor-hover").env,
+                          robot_overrides(tmp_path / "slow_motors.yaml", backend="torch"))
     tuned = evaluate(make_controller("pid"), "quadrotor-hover", env, 100)
     earlier = evaluate(CascadedPID(gains=PIDGains(att_p=8.0, rate_p=20.0)),
                        "quadrotor-hover", env, 100)
