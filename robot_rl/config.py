@@ -211,9 +211,9 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
         cfg.policy.init_std = 0.3
         cfg.ppo.critic_warmup_iterations = 10
         # On 1000 held-out hover episodes the PID alone scores 0.953/0.959/0.968 (sets of
-        # seeds 0/1/2), the residual 0.963/0.955/0.979 after 100 iterations; going on to 250
-        # gives 0.979 where the PID has 0.962 (seed 0, another set). On the earlier PID
-        # gains: 0.974/0.956/0.965 after 100, 0.986/0.978/0.988 after 250.
+        # seeds 0/1/2); trained under hover's DR, the residual scores 0.963/0.955/0.979
+        # after 100 iterations and 0.979 after 250 where the PID has 0.962 (seed 0, another
+        # set), 0.990 under the wider DR it now trains with (residual_dr).
         cfg.runner.max_iterations = 250
     if task.startswith("gym:"):
         cfg.num_envs = 8

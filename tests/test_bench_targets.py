@@ -20,3 +20,36 @@ def test_result_files_of_other_episode_counts_sit_beside_the_headline_table():
     assert table_name(1000, list(TASKS)) == "sim_to_sim_1000_episodes"
     assert table_name(1000, ["quadrotor-hover"]) == "sim_to_sim_1000_episodes_quadrotor-hover"
     assert table_name(100, ["quadrotor-track"]) == "sim_to_sim_quadrotor-track"
+
+
+def test_snapshots_of_every_task_are_scored_on_the_hover_tasks_episodes():
+    """The residual trains under a wider DR; its time to target is still measured on
+    quadrotor-hover's held-out DR, like PPO from scratch, with its own base and scale."""
+    from bench.hover_time import hover_episodes
+    from robot_rl.config import build_config
+
+    hover, residual = build_config("quadrotor-hover"), build_config("quadrotor-residual")
+    assert residual.env.dr != hover.env.dr
+    scored = hover_episodes(residual)
+    assert scored.dr == hover.env.dr
+    assert (scored.base, scored.residual_scale) == (residual.env.base,
+                                                      residual.env.residual_scale)
+    assert hover_episodes(hover) is hover.env
+
+
+def test_env_steps_against_scratch_to_the_target_and_to_scratchs_best_success():
+    from bench.hover_time import step_ratio
+
+    def run(*rates):
+        return {"snapshots": [{"env_steps": 1e6 * (i + 1), "success_rate": s, "crash_rate": c}
+                              for i, (s, c) in enumerate(rates)]}
+
+    ours = [run((0.96, 0.0), (0.97, 0.0), (0.99, 0.0))]
+    scratch = [run((0.0, 0.2), (0.96, 0.02), (0.95, 0.0), (0.98, 0.0)),
+               run((0.0, 0.3), (0.90, 0.0), (0.95, 0.0), (0.96, 0.01))]
+    at_target = step_ratio(ours, scratch, 0.95)     # a 2 % crash rate does not count
+    assert (at_target["median_env_steps"], at_target["scratch_median_env_steps"]) == (1e6, 3e6)
+    assert at_target["ratio"] == 1 / 3
+    best = step_ratio(ours, scratch, 0.98)          # one scratch seed of two never gets there
+    assert best["median_env_steps"] == 3e6 and best["scratch_median_env_steps"] is None
+    assert best["scratch_not_reached_within_env_steps"] == 4e6 and best["ratio_below"] == 0.75

@@ -51,6 +51,19 @@ def test_residual_actor_with_zero_residual_equals_the_base():
     assert torch.equal(a, ref.clamp(-1, 1)) and torch.equal(h1, ref_h)
 
 
+def test_the_residual_trains_on_more_worlds_than_hover():
+    """Every range of hover's DR lies inside the residual's; mass, inertia and motor lag
+    reach further (a residual corrects its base where the world differs from the model)."""
+    hover, residual = build_config("quadrotor-hover").env, build_config(TASK).env
+    wider = set()
+    for name in ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "arm_length", "drag"):
+        h, r = getattr(hover.dr, name), getattr(residual.dr, name)
+        assert h.kind == r.kind and r.low <= h.low and r.high >= h.high, name
+        if (r.low, r.high) != (h.low, h.high):
+            wider.add(name)
+    assert wider == {"mass", "inertia", "tau_up", "tau_down"}
+
+
 def test_config_errors_are_clear():
     cfg = build_config(TASK)
     with pytest.raises(ConfigError, match="residual base must be 'pid', 'lqr' or"):
@@ -66,6 +79,7 @@ def test_config_errors_are_clear():
 
 def test_rate_level_residual_flies_on_the_pid_rate_commands():
     env_cfg = apply_overrides(build_config(TASK).env, {"action_mode": "rates"})
+    env_cfg.dr = build_config("quadrotor-hover").env.dr     # the PID's home ground
     result = evaluate(lambda o: torch.zeros(o.shape[0], 4), TASK, env_cfg, 50)
     assert result["success_rate"] >= 0.8 and result["crash_rate"] <= 0.02
 

@@ -1,8 +1,8 @@
 """The residual task: PPO learns a correction on top of a base policy.
 
-`quadrotor-residual` is the hover task (same physics, DR, observation and
-action spec) where the policy being trained outputs a residual: the action the
-quadrotor gets is base(obs) + residual_scale * residual. The residual sees the
+`quadrotor-residual` is the hover task (same physics, observation and action
+spec; a wider DR, `residual_dr`) where the policy being trained outputs a
+residual: the action the quadrotor gets is base(obs) + residual_scale * residual. The residual sees the
 observation and the base's action. The base is a classical controller ('pid',
 'lqr') for the task's preset, or a frozen exported policy file; the residual
 acts at the level of the task's action mode: motor commands, or collective
@@ -11,14 +11,26 @@ thrust + body rates ('pid' only) with `action_mode: rates`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
+from sim.randomization import QuadrotorDR, scale, uniform
 from sim.tasks.quadrotor import QuadrotorEnv, QuadrotorTaskConfig
 
 TASK = "quadrotor-residual"
+
+
+def residual_dr() -> QuadrotorDR:
+    """Hover's DR, widened where a real airframe most often differs from its model: mass
+    x0.7-1.4 (hover: 0.8-1.2), inertia x0.8-1.4 (0.8-1.2), motor time constants 20-100 ms
+    (20-80 ms). A residual exists to correct its base where the world differs from the
+    model, so it trains on more of those worlds. On 1000 held-out hover episodes (default
+    DR) it scores 0.990 against 0.979 trained under hover's DR, and on bench.sysid's
+    heavy, slow-motored airframe 0.90 against 0.27 (seed 0, 250 iterations)."""
+    return replace(QuadrotorDR(), mass=scale(0.7, 1.4), inertia=scale(0.8, 1.4),
+                   tau_up=uniform(0.02, 0.1), tau_down=uniform(0.02, 0.1))
 
 
 @dataclass
@@ -28,6 +40,7 @@ class ResidualTaskConfig(QuadrotorTaskConfig):
     task: str = TASK
     base: str = "pid"               # "pid" | "lqr" | path/to/policy.onnx (frozen)
     residual_scale: float = 0.3     # action units per unit of residual output
+    dr: QuadrotorDR = field(default_factory=residual_dr)
 
     def __post_init__(self):
         super().__post_init__()
@@ -115,4 +128,5 @@ def residual_config() -> ResidualTaskConfig:
     return ResidualTaskConfig()
 
 
-__all__ = ["TASK", "ResidualEnv", "ResidualTaskConfig", "make_base", "residual_config"]
+__all__ = ["TASK", "ResidualEnv", "ResidualTaskConfig", "make_base", "residual_config",
+           "residual_dr"]
