@@ -11,6 +11,7 @@ and to the best success PPO from scratch ended with: the sample-efficiency figur
 residual RL. Usage:
     python -m bench.hover_time [--iterations N] [--every K] [--task T] [--seeds 0 1 2]
     python -m bench.hover_time --from-dir runs/long     # evaluate an existing run's snapshots
+    python -m bench.hover_time --from-dir A B C --seeds 0 1 2 --episodes 100   # one per seed
 """
 
 from __future__ import annotations
@@ -160,16 +161,18 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=100,
                     help="held-out episodes per snapshot (default 100, the issues' figure; "
                          "results of another count go to a file named with it)")
-    ap.add_argument("--from-dir", help="skip training; evaluate this run's checkpoint_*.pt")
+    ap.add_argument("--from-dir", nargs="+", metavar="DIR",
+                    help="skip training; evaluate these runs' checkpoint_*.pt, one per seed")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override passed to robot-rl train (repeatable)")
     args = ap.parse_args()
-    if args.from_dir and len(args.seeds) > 1:
-        ap.error("--from-dir evaluates one existing run: give at most one seed")
+    if args.from_dir and len(args.from_dir) != len(args.seeds):
+        ap.error(f"--from-dir: give one run per seed ({len(args.from_dir)} runs, "
+                 f"{len(args.seeds)} seeds)")
     per_seed, command = [], None
-    for seed in args.seeds:
+    for i, seed in enumerate(args.seeds):
         if args.from_dir:
-            out, command = Path(args.from_dir), f"(existing run) {args.from_dir}"
+            out, command = Path(args.from_dir[i]), f"(existing runs) {' '.join(args.from_dir)}"
         else:
             out = Path(tempfile.mkdtemp(prefix="hover_time_"))
             cmd = train_command(args, seed, out)
