@@ -34,6 +34,7 @@ from calibration.run import calibrate
 from calibration.synthetic import FlightSetup, MotorTruth, flight_log, thrust_stand_log
 from robot_rl.calfile import Calibration
 from sim.quadrotor.params import CRAZYFLIE
+from sim.randomization import MODEL_PARAMS
 
 OUT = Path("runs/bench_sysid")
 TORCH_TRUTH = CRAZYFLIE.with_overrides(mass=0.031, inertia=(1.6e-5, 1.25e-5, 2.5e-5),
@@ -42,7 +43,7 @@ MUJOCO_TRUTH = CRAZYFLIE.with_overrides(mass=0.036, inertia=(1.9e-5, 1.8e-5, 2.9
                                         tau_up=0.065, tau_down=0.09, drag=0.012)
 NAMES = ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "drag")
 # "model DR off": physical parameters at the preset's values; latency and noise still vary
-MODEL_DR_OFF = {name: {"kind": "fixed"} for name in NAMES + ("arm_length",)}
+MODEL_DR_OFF = {name: {"kind": "fixed"} for name in MODEL_PARAMS}
 REGIMES = {"default_dr": {}, "model_dr_off": MODEL_DR_OFF}
 ROBOT_LATENCY_S = 0.01
 

@@ -76,6 +76,10 @@ def uniform(lo: float, hi: float) -> ParamRange:
     return ParamRange("uniform", lo, hi)
 
 
+# the airframe parameters QuadrotorDR randomizes, each resampled per env at reset
+MODEL_PARAMS = ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "arm_length", "drag")
+
+
 @dataclass
 class QuadrotorDR:
     """Default quadrotor domain randomization (issue 2's default ranges)."""

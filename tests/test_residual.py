@@ -16,6 +16,7 @@ from robot_rl.checkpoint import build_policy, deployed_act
 from robot_rl.config import ConfigError, apply_overrides, build_config
 from robot_rl.envs import make_env
 from robot_rl.evaluate import evaluate
+from sim.randomization import MODEL_PARAMS
 
 TASK = "quadrotor-residual"
 
@@ -56,7 +57,7 @@ def test_the_residual_trains_on_more_worlds_than_hover():
     reach further (a residual corrects its base where the world differs from the model)."""
     hover, residual = build_config("quadrotor-hover").env, build_config(TASK).env
     wider = set()
-    for name in ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "arm_length", "drag"):
+    for name in MODEL_PARAMS:
         h, r = getattr(hover.dr, name), getattr(residual.dr, name)
         assert h.kind == r.kind and r.low <= h.low and r.high >= h.high, name
         if (r.low, r.high) != (h.low, h.high):

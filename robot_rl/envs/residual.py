@@ -2,10 +2,10 @@
 
 `quadrotor-residual` is the hover task (same physics, observation and action
 spec; a wider DR, `residual_dr`) where the policy being trained outputs a
-residual: the action the quadrotor gets is base(obs) + residual_scale * residual. The residual sees the
-observation and the base's action. The base is a classical controller ('pid',
-'lqr') for the task's preset, or a frozen exported policy file; the residual
-acts at the level of the task's action mode: motor commands, or collective
+residual: the action the quadrotor gets is base(obs) + residual_scale * residual.
+The residual sees the observation and the base's action. The base is a
+classical controller ('pid', 'lqr') for the task's preset, or a frozen exported
+policy file; the residual acts at the level of the task's action mode: motor commands, or collective
 thrust + body rates ('pid' only) with `action_mode: rates`.
 """
 

@@ -20,7 +20,7 @@ from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import calibrated_latency_s, get_preset
 from sim.quadrotor.rotations import quat_from_axis_angle, quat_mul, quat_to_rotmat
-from sim.randomization import QuadrotorDR, uniform
+from sim.randomization import MODEL_PARAMS, QuadrotorDR, uniform
 
 QUADROTOR_OBS = (
     ObsField("pos_err", 3, "m", "world-ENU", "position minus reference position"),
@@ -251,7 +251,7 @@ class QuadrotorEnv:
         p = BatchedParams.from_nominal(self.nominal, k, self.device)
         if not dr.enabled:
             return p
-        for name in ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "arm_length", "drag"):
+        for name in MODEL_PARAMS:
             setattr(p, name, getattr(dr, name).sample(getattr(p, name), g, lvl))
         return p
 
