@@ -144,9 +144,14 @@ class DPPO:
         return x, torch.stack(chain, 1), torch.stack(logp, 1)
 
     def _log_prob(self, x, mean):
+        """Gaussian log-density per element, averaged over the actions the env executes
+        (Ta of the Tp in a chunk, all action dims), as DPPO aggregates it. Summed over all
+        Tp x Da elements, the log-ratio is that many times as sensitive: with the small
+        clip ratios 84 % of the samples were clipped from the first update on push-t."""
         std = self.cfg.exploration_std
-        return (-0.5 * ((x - mean) / std) ** 2 - math.log(std)
-                - 0.5 * math.log(2 * math.pi)).sum((-1, -2))
+        lo = self.policy.obs_horizon - 1
+        z = ((x - mean) / std)[:, lo:lo + self.policy.action_horizon]
+        return -0.5 * z.square().mean((-1, -2)) - math.log(std) - 0.5 * math.log(2 * math.pi)
 
     # -- rollouts -------------------------------------------------------------------------
     @torch.no_grad()
