@@ -38,8 +38,8 @@ class DPPOConfig:
     # normalized action units; with 0.1 the rollouts succeeded 0.07-0.15 of the time where
     # the deterministic policy did 0.24-0.34, with 0.05 0.21-0.34 against 0.26-0.38. The
     # clip ratios are doubled with it, so the per-update bound on the mean shift stays the
-    # same. Neither setting gains measurably on push-t yet: on 500 episodes 0.316 -> 0.328
-    # before, 0.346 -> 0.350 now (bench/results/push_t.json has the 100-episode figures).
+    # same. Neither setting gained measurably on push-t, nor does the averaged log-density
+    # (0.31 -> 0.30 in 300 k env steps, bench/results/push_t.json).
     exploration_std: float = 0.05      # min std of each fine-tuned step
     gamma: float = 0.99                # per executed chunk
     lam: float = 0.95
