@@ -29,9 +29,12 @@ def test_zoo_policy_reproduces_recorded_eval(record_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ("success_rate", "crash_rate", "episodes"):
         assert result.get(key) == record["eval"].get(key), key
+    # errors to 1e-3: another CPU's SIMD paths (torch, onnxruntime) move them by ~1e-4 over
+    # 100 episodes (quadrotor-track RMS 1.2e-4 on an AVX-512 FP16 Xeon); another policy or
+    # evaluation setting moves them by percent
     if "final_keypoint_err_median_m" in record["eval"]:    # push-t chunk policies
         assert result["final_keypoint_err_median_m"] == pytest.approx(
-            record["eval"]["final_keypoint_err_median_m"], rel=1e-4)
+            record["eval"]["final_keypoint_err_median_m"], rel=1e-3)
         return
     if record["eval"]["pos_err_rms_m"] is not None:
-        assert result["pos_err_rms_m"] == pytest.approx(record["eval"]["pos_err_rms_m"], rel=1e-4)
+        assert result["pos_err_rms_m"] == pytest.approx(record["eval"]["pos_err_rms_m"], rel=1e-3)
