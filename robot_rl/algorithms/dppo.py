@@ -149,8 +149,7 @@ class DPPO:
         Tp x Da elements, the log-ratio is that many times as sensitive: with the small
         clip ratios 84 % of the samples were clipped from the first update on push-t."""
         std = self.cfg.exploration_std
-        lo = self.policy.obs_horizon - 1
-        z = ((x - mean) / std)[:, lo:lo + self.policy.action_horizon]
+        z = self.policy.executed((x - mean) / std)
         return -0.5 * z.square().mean((-1, -2)) - math.log(std) - 0.5 * math.log(2 * math.pi)
 
     # -- rollouts -------------------------------------------------------------------------
@@ -159,11 +158,10 @@ class DPPO:
         cfg, p, env = self.cfg, self.policy, self.env
         n, s = env.num_envs, cfg.chunk_steps
         buf = {"obs_hist": [], "chain": [], "logp": [], "reward": [], "done": [], "value": []}
-        start = p.obs_horizon - 1
         for _ in range(s):
             hist = self.obs_hist.clone()
             x, chain, logp = self.sample_chain(hist)
-            actions = p.unnormalize_actions(x.clamp(-1, 1))[:, start:start + p.action_horizon]
+            actions = p.executed(p.unnormalize_actions(x.clamp(-1, 1)))
             reward = torch.zeros(n)
             ended = torch.zeros(n, dtype=torch.bool)
             for j in range(p.action_horizon):
