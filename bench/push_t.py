@@ -1,7 +1,7 @@
 """push-t end to end: demonstrations -> Gaussian BC and diffusion BC -> DPPO, each scored
 on 100 held-out initial conditions, through the same CLI commands a user runs.
 
-    python -m bench.push_t [--episodes 1000] [--bc-epochs 40] [--dppo-iterations 60]
+    python -m bench.push_t [--episodes 1000] [--bc-epochs 40] [--dppo-iterations 100]
                            [--out runs/bench_push_t] [--skip-dppo] [--reuse]
 
 1000 demonstrations for 40 epochs is the same ~9.8 k gradient steps as 200 for 200
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=1000)
     ap.add_argument("--bc-epochs", type=int, default=40)
-    ap.add_argument("--dppo-iterations", type=int, default=60)
+    ap.add_argument("--dppo-iterations", type=int, default=100)
     ap.add_argument("--out", default="runs/bench_push_t")
     ap.add_argument("--skip-dppo", action="store_true")
     ap.add_argument("--reuse", action="store_true",
