@@ -6,7 +6,9 @@ Two files for a diffusion policy, so the faster can be chosen on the robot:
   [B, Tp, Da];
 - `denoiser.onnx`: one denoiser call with the observation normalizer folded in:
   (sample, timestep [B] int64, obs_hist) -> predicted noise; the runtime runs the
-  DDIM loop in numpy with the schedule stored in the metadata.
+  DDIM loop in numpy with the schedule stored in the metadata. When DPPO fine-tuned
+  only the last `finetuned_steps` DDIM steps, `denoiser.onnx` is the pre-trained
+  denoiser of the earlier steps and `denoiser_ft.onnx` the fine-tuned one.
 A Gaussian BC policy has only `policy.onnx`: obs_hist -> mean chunk.
 
 Both carry the I/O spec (action_chunk = Ta) and the usual robot_rl metadata, and
@@ -56,16 +58,15 @@ class UnrolledSampler(nn.Module):
 
 
 class DenoiserGraph(nn.Module):
-    """One denoiser call on raw observations (normalizer folded in)."""
+    """One call of `denoiser` (the policy's own or its fine-tuned copy) on raw
+    observations (normalizer folded in)."""
 
-    def __init__(self, policy):
+    def __init__(self, policy, denoiser: nn.Module):
         super().__init__()
-        self.policy = policy
+        self.policy, self.denoiser = policy, denoiser
 
     def forward(self, sample, timestep, obs_hist):
-        p = self.policy
-        denoiser = p.ft_denoiser if p.ft_denoiser is not None else p.denoiser
-        return denoiser(sample, timestep, p.condition(obs_hist))
+        return self.denoiser(sample, timestep, self.policy.condition(obs_hist))
 
 
 class GaussianGraph(nn.Module):
@@ -86,6 +87,8 @@ def chunk_metadata(policy: ChunkPolicyBase, steps: int) -> dict:
         meta |= {"inference_steps": steps, "timesteps": policy.schedule.ddim_timesteps(steps),
                  "alphas_cumprod": policy.schedule.alphas_cumprod.tolist(),
                  "clip_sample": policy.cfg.clip_sample}
+        if 0 < policy.ft_steps < steps:    # two denoisers: denoiser.onnx, denoiser_ft.onnx
+            meta["finetuned_steps"] = policy.ft_steps
     return meta
 
 
@@ -130,7 +133,8 @@ def _max_diff(name: str, ref: np.ndarray, got: np.ndarray, tol: float) -> float:
 def export_chunk_policy(policy: ChunkPolicyBase, spec: IOSpec, out_dir: str | Path, *,
                         task: str, config: dict | None = None, steps: int | None = None,
                         count: int = 64, tol: float = CHUNK_PARITY_TOL) -> dict:
-    """Write OUT/policy.onnx (and OUT/denoiser.onnx for diffusion); returns a summary."""
+    """Write OUT/policy.onnx (and OUT/denoiser.onnx, with OUT/denoiser_ft.onnx after a
+    partial fine-tuning, for diffusion); returns a summary."""
     import onnxruntime as ort
 
     out = Path(out_dir)
@@ -160,25 +164,42 @@ def export_chunk_policy(policy: ChunkPolicyBase, spec: IOSpec, out_dir: str | Pa
                 unrolled, (obs[:1], noise[:1]), ["obs_hist", "noise"], out / "policy.onnx",
                 {**base, "graph": "unrolled_sampler"}, check_unrolled)
 
+            t0 = torch.zeros(1, dtype=torch.long)
+            den_args, den_names = (noise[:1], t0, obs[:1]), ["sample", "timestep", "obs_hist"]
+            two = 0 < policy.ft_steps < steps
+            ft_session = None
+            if two:
+                t_ft = torch.full((count,), policy.schedule.ddim_timesteps(steps)[-1])
+                ref_eps = policy.ft_denoiser(noise, t_ft, policy.condition(obs)).numpy()
+
+                def check_ft(data):
+                    nonlocal ft_session
+                    ft_session = session(data)
+                    got = ft_session.run(None, {"sample": noise.numpy(),
+                                                "timestep": t_ft.numpy(),
+                                                "obs_hist": obs.numpy()})[0]
+                    return _max_diff("the fine-tuned denoiser", ref_eps, got, tol)
+                summary["files"]["denoiser_ft.onnx"] = _write(
+                    DenoiserGraph(policy, policy.ft_denoiser), den_args, den_names,
+                    out / "denoiser_ft.onnx", {**base, "graph": "denoiser_finetuned"}, check_ft)
+            else:
+                (out / "denoiser_ft.onnx").unlink(missing_ok=True)
+
             def check_denoiser(data):
                 from policies.chunk_runtime import ddim_sample
 
-                s = session(data)
-                run = lambda x, t, o: s.run(None, {"sample": x, "timestep": t,  # noqa: E731
-                                                   "obs_hist": o})[0]
-                got = ddim_sample(run, obs.numpy(), noise.numpy(), chunk_metadata(policy, steps))
+                run = lambda s: lambda x, t, o: s.run(  # noqa: E731
+                    None, {"sample": x, "timestep": t, "obs_hist": o})[0]
+                got = ddim_sample(run(session(data)), obs.numpy(), noise.numpy(),
+                                  chunk_metadata(policy, steps),
+                                  run(ft_session) if two else None)
                 return _max_diff("the denoiser loop", ref, got, tol)
-            t0 = torch.zeros(1, dtype=torch.long)
-            if 0 < policy.ft_steps < steps:
-                summary["denoiser_skipped"] = (
-                    f"only the last {policy.ft_steps} of {steps} steps were fine-tuned: two "
-                    "denoisers, so only the unrolled sampler is exported")
-                (out / "denoiser.onnx").unlink(missing_ok=True)
-            else:
-                summary["files"]["denoiser.onnx"] = _write(
-                    DenoiserGraph(policy), (noise[:1], t0, obs[:1]),
-                    ["sample", "timestep", "obs_hist"], out / "denoiser.onnx",
-                    {**base, "graph": "denoiser"}, check_denoiser)
+            # all steps fine-tuned: the fine-tuned copy is the only denoiser
+            only = policy.ft_denoiser if policy.ft_denoiser is not None and not two \
+                else policy.denoiser
+            summary["files"]["denoiser.onnx"] = _write(
+                DenoiserGraph(policy, only), den_args, den_names, out / "denoiser.onnx",
+                {**base, "graph": "denoiser"}, check_denoiser)
         else:
             ref = policy.sample(obs).numpy()
 

@@ -1,7 +1,8 @@
 """onnxruntime-backed action-chunk policy: observation history in, action chunk out.
 
 `mode="unrolled"` runs policy.onnx (the whole sampler in one graph);
-`mode="loop"` runs denoiser.onnx K times with the DDIM update in numpy. Both
+`mode="loop"` runs denoiser.onnx K times with the DDIM update in numpy (and
+denoiser_ft.onnx for the last steps when DPPO fine-tuned only those). Both
 are validated like PolicyRuntime (weights hash, spec hash, robot's spec) and
 refuse non-finite observations. Noise comes from a seeded generator, so a run
 is reproducible.
@@ -19,17 +20,20 @@ from policies.runtime import PolicyLoadError, make_session, non_finite_error, ve
 MODES = ("unrolled", "loop")
 
 
-def ddim_sample(denoise, obs_hist: np.ndarray, noise: np.ndarray, chunk: dict) -> np.ndarray:
-    """Deterministic DDIM (eta 0) with a denoiser callable (x, t [B] int64, obs) -> eps;
+def ddim_sample(denoise, obs_hist: np.ndarray, noise: np.ndarray, chunk: dict,
+                denoise_ft=None) -> np.ndarray:
+    """Deterministic DDIM (eta 0) with a denoiser callable (x, t [B] int64, obs) -> eps,
+    and `denoise_ft` for the last chunk["finetuned_steps"] steps if the chunk has them;
     returns raw actions [B, Tp, Da]."""
     ab_all = np.asarray(chunk["alphas_cumprod"], dtype=np.float32)
     times = chunk["timesteps"]
+    first_ft = len(times) - chunk.get("finetuned_steps", 0)
     x = noise.astype(np.float32)
     t_vec = np.empty(x.shape[0], dtype=np.int64)
     for i, t in enumerate(times):
         t_prev = times[i + 1] if i + 1 < len(times) else -1
         t_vec.fill(t)
-        eps = denoise(x, t_vec, obs_hist)
+        eps = (denoise_ft if i >= first_ft else denoise)(x, t_vec, obs_hist)
         ab, ab_prev = ab_all[t], (ab_all[t_prev] if t_prev >= 0 else np.float32(1.0))
         x0 = (x - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
         if chunk["clip_sample"]:
@@ -60,17 +64,28 @@ class ChunkPolicyRuntime:
         self.action_horizon = c["action_horizon"]
         self.obs_dim, self.action_dim = self.spec.obs_dim, self.spec.action_dim
         self.mode = mode if self.kind == "diffusion" else "unrolled"
+        self.ft_session = None
         if self.mode == "loop":
-            den_path = self.path.with_name("denoiser.onnx")
-            den_meta, den_model, _ = verified_model(den_path, expected_spec_hash)
-            if den_meta["spec_hash"] != meta["spec_hash"] or den_meta["chunk"] != meta["chunk"]:
-                raise PolicyLoadError(f"{str(den_path)!r} does not belong to "
-                                      f"{str(self.path)!r} (different spec or sampler)")
-            self.session = make_session(den_model, str(den_path), threads)
+            self.session = self._denoiser("denoiser.onnx", "denoiser", meta,
+                                          expected_spec_hash, threads)
+            if "finetuned_steps" in c:
+                self.ft_session = self._denoiser("denoiser_ft.onnx", "denoiser_finetuned", meta,
+                                                 expected_spec_hash, threads)
         else:
             self.session = make_session(model, str(self.path), threads)
         self.rng = np.random.default_rng(seed)
         self._obs_names = [f.name for f in self.spec.observations for _ in range(f.size)]
+
+    def _denoiser(self, name: str, graph: str, meta: dict, expected_spec_hash, threads: int):
+        """A session for the denoiser file `name` beside policy.onnx, checked to be the
+        `graph` that belongs to it."""
+        path = self.path.with_name(name)
+        den_meta, den_model, _ = verified_model(path, expected_spec_hash)
+        if den_meta["spec_hash"] != meta["spec_hash"] or den_meta["chunk"] != meta["chunk"] \
+                or den_meta.get("graph") != graph:
+            raise PolicyLoadError(f"{str(path)!r} is not the {graph} of {str(self.path)!r} "
+                                  "(different spec, sampler or graph)")
+        return make_session(den_model, str(path), threads)
 
     def sample(self, obs_hist, noise: np.ndarray | None = None) -> np.ndarray:
         """The full predicted chunk [B, Tp, Da] for raw observation histories [B, To, Do]."""
@@ -87,9 +102,10 @@ class ChunkPolicyRuntime:
                                              dtype=np.float32)
         if self.mode == "unrolled":
             return self.session.run(None, {"obs_hist": x, "noise": noise})[0]
-        run = lambda s, t, o: self.session.run(None, {"sample": s, "timestep": t,  # noqa: E731
-                                                      "obs_hist": o})[0]
-        return ddim_sample(run, x, noise, self.chunk_meta)
+        run = lambda sess: lambda s, t, o: sess.run(  # noqa: E731
+            None, {"sample": s, "timestep": t, "obs_hist": o})[0]
+        ft = run(self.ft_session) if self.ft_session is not None else None
+        return ddim_sample(run(self.session), x, noise, self.chunk_meta, ft)
 
     def chunk(self, obs_hist, noise: np.ndarray | None = None) -> np.ndarray:
         """The Ta actions to execute [B, Ta, Da], starting at the current step."""

@@ -66,7 +66,8 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, c: bool = Fal
 
 
 def export_chunk_checkpoint(ckpt: dict, checkpoint, out_dir: str | Path, c: bool = False) -> dict:
-    """A diffusion / Gaussian chunk policy: policy.onnx (+ denoiser.onnx) and policy.json."""
+    """A diffusion / Gaussian chunk policy: policy.onnx (+ denoiser.onnx, and
+    denoiser_ft.onnx after a partial DPPO fine-tuning) and policy.json."""
     from policies.chunk_export import export_chunk_policy
 
     policy, spec = chunk_policy_from_checkpoint(ckpt)

@@ -63,8 +63,9 @@ def test_diffusion_bc_learns_exports_and_fine_tunes(demos, tmp_path):
                  "--set", "dppo.eval_episodes=4", "--set", "eval_episodes=4"]) == 0
     m = json.loads((ft / "metrics.json").read_text())
     assert m["iterations"] == 2 and m["env_steps"] > 0 and len(m["history"]) == 2
-    # only the last 3 of 8 steps were fine-tuned: one unrolled graph, no single denoiser
-    assert json.loads((ft / "policy.json").read_text())["denoiser_skipped"]
+    # only the last 3 of 8 steps were fine-tuned: the loop gets both denoisers
+    files = json.loads((ft / "policy.json").read_text())["files"]
+    assert set(files) == {"policy.onnx", "denoiser.onnx", "denoiser_ft.onnx"}
 
 
 def test_user_mistakes_get_clear_errors(demos, tmp_path, capsys):

@@ -156,6 +156,33 @@ def test_export_parity_and_runtime_modes(tmp_path, kind):
         rt.sample(bad)
 
 
+def test_partially_fine_tuned_policy_runs_in_both_modes(tmp_path):
+    """DPPO fine-tuned only the last 3 of 8 steps: the loop needs both denoisers."""
+    import shutil
+
+    policy = _tiny("mlp")
+    policy.attach_finetune(3)
+    with torch.no_grad():                  # make the fine-tuned copy differ from the original
+        for prm in policy.ft_denoiser.parameters():
+            prm.add_(0.05 * torch.randn_like(prm))
+    spec = push_t_spec(PushTTaskConfig())
+    summary = export_chunk_policy(policy, spec, tmp_path, task="push-t")
+    assert set(summary["files"]) == {"policy.onnx", "denoiser.onnx", "denoiser_ft.onnx"}
+    obs = np.random.default_rng(0).normal(0, 0.1, (4, 2, 6)).astype(np.float32)
+    noise = np.random.default_rng(1).normal(size=(4, 16, 2)).astype(np.float32)
+    ref = policy.sample(torch.from_numpy(obs), noise=torch.from_numpy(noise)).numpy()
+    for mode in ("unrolled", "loop"):
+        rt = ChunkPolicyRuntime(tmp_path / "policy.onnx", spec.spec_hash, mode=mode)
+        np.testing.assert_allclose(rt.sample(obs, noise), ref, atol=1e-4)
+    # the fine-tuned copy changes the chunk: a loop with one denoiser would not match
+    policy.ft_denoiser, policy.ft_steps = None, 0
+    base_only = policy.sample(torch.from_numpy(obs), noise=torch.from_numpy(noise)).numpy()
+    assert np.abs(base_only - ref).max() > 1e-3
+    shutil.copyfile(tmp_path / "denoiser.onnx", tmp_path / "denoiser_ft.onnx")
+    with pytest.raises(PolicyLoadError, match="not the denoiser_finetuned"):
+        ChunkPolicyRuntime(tmp_path / "policy.onnx", mode="loop")
+
+
 def test_runtime_refuses_tampered_and_foreign_policies(tmp_path):
     import onnx
 
