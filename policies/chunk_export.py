@@ -137,6 +137,8 @@ def export_chunk_policy(policy: ChunkPolicyBase, spec: IOSpec, out_dir: str | Pa
     partial fine-tuning, for diffusion); returns a summary."""
     import onnxruntime as ort
 
+    from policies.chunk_runtime import ddim_sample, denoiser_call
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     policy = policy.cpu().eval()
@@ -145,7 +147,7 @@ def export_chunk_policy(policy: ChunkPolicyBase, spec: IOSpec, out_dir: str | Pa
     base = {"format_version": FORMAT_VERSION, "spec": spec.to_json(),
             "spec_hash": spec.spec_hash, "task": task, "config_sha256": config_sha256(config),
             "producer": producer_version(), "policy_kind": policy.kind,
-            "chunk": json.dumps(chunk_metadata(policy, steps))}
+            "chunk": json.dumps(chunk := chunk_metadata(policy, steps))}
     obs, noise = parity_inputs(policy, count)
     session = lambda data: ort.InferenceSession(data, providers=["CPUExecutionProvider"])  # noqa
 
@@ -166,40 +168,32 @@ def export_chunk_policy(policy: ChunkPolicyBase, spec: IOSpec, out_dir: str | Pa
 
             t0 = torch.zeros(1, dtype=torch.long)
             den_args, den_names = (noise[:1], t0, obs[:1]), ["sample", "timestep", "obs_hist"]
-            two = 0 < policy.ft_steps < steps
+            two = "finetuned_steps" in chunk    # denoiser.onnx + denoiser_ft.onnx
             ft_session = None
             if two:
-                t_ft = torch.full((count,), policy.schedule.ddim_timesteps(steps)[-1])
-                ref_eps = policy.ft_denoiser(noise, t_ft, policy.condition(obs)).numpy()
+                t_ft = torch.full((count,), chunk["timesteps"][-1])
+                ft_denoiser = policy.denoiser_at(steps - 1, steps)
+                ref_eps = ft_denoiser(noise, t_ft, policy.condition(obs)).numpy()
 
                 def check_ft(data):
                     nonlocal ft_session
                     ft_session = session(data)
-                    got = ft_session.run(None, {"sample": noise.numpy(),
-                                                "timestep": t_ft.numpy(),
-                                                "obs_hist": obs.numpy()})[0]
+                    got = denoiser_call(ft_session)(noise.numpy(), t_ft.numpy(), obs.numpy())
                     return _max_diff("the fine-tuned denoiser", ref_eps, got, tol)
                 summary["files"]["denoiser_ft.onnx"] = _write(
-                    DenoiserGraph(policy, policy.ft_denoiser), den_args, den_names,
+                    DenoiserGraph(policy, ft_denoiser), den_args, den_names,
                     out / "denoiser_ft.onnx", {**base, "graph": "denoiser_finetuned"}, check_ft)
             else:
                 (out / "denoiser_ft.onnx").unlink(missing_ok=True)
 
             def check_denoiser(data):
-                from policies.chunk_runtime import ddim_sample
-
-                run = lambda s: lambda x, t, o: s.run(  # noqa: E731
-                    None, {"sample": x, "timestep": t, "obs_hist": o})[0]
-                got = ddim_sample(run(session(data)), obs.numpy(), noise.numpy(),
-                                  chunk_metadata(policy, steps),
-                                  run(ft_session) if two else None)
+                got = ddim_sample(denoiser_call(session(data)), obs.numpy(), noise.numpy(),
+                                  chunk, denoiser_call(ft_session) if two else None)
                 return _max_diff("the denoiser loop", ref, got, tol)
-            # all steps fine-tuned: the fine-tuned copy is the only denoiser
-            only = policy.ft_denoiser if policy.ft_denoiser is not None and not two \
-                else policy.denoiser
+            # the first step's denoiser: the fine-tuned copy only if every step was fine-tuned
             summary["files"]["denoiser.onnx"] = _write(
-                DenoiserGraph(policy, only), den_args, den_names, out / "denoiser.onnx",
-                {**base, "graph": "denoiser"}, check_denoiser)
+                DenoiserGraph(policy, policy.denoiser_at(0, steps)), den_args, den_names,
+                out / "denoiser.onnx", {**base, "graph": "denoiser"}, check_denoiser)
         else:
             ref = policy.sample(obs).numpy()
 

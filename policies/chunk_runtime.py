@@ -20,6 +20,11 @@ from policies.runtime import PolicyLoadError, make_session, non_finite_error, ve
 MODES = ("unrolled", "loop")
 
 
+def denoiser_call(session):
+    """(x, t [B] int64, obs) -> eps through a denoiser.onnx / denoiser_ft.onnx session."""
+    return lambda x, t, o: session.run(None, {"sample": x, "timestep": t, "obs_hist": o})[0]
+
+
 def ddim_sample(denoise, obs_hist: np.ndarray, noise: np.ndarray, chunk: dict,
                 denoise_ft=None) -> np.ndarray:
     """Deterministic DDIM (eta 0) with a denoiser callable (x, t [B] int64, obs) -> eps,
@@ -64,13 +69,13 @@ class ChunkPolicyRuntime:
         self.action_horizon = c["action_horizon"]
         self.obs_dim, self.action_dim = self.spec.obs_dim, self.spec.action_dim
         self.mode = mode if self.kind == "diffusion" else "unrolled"
-        self.ft_session = None
+        self.denoise = self.denoise_ft = None      # loop mode: denoiser callables
         if self.mode == "loop":
-            self.session = self._denoiser("denoiser.onnx", "denoiser", meta,
-                                          expected_spec_hash, threads)
+            self.denoise = denoiser_call(self._denoiser(
+                "denoiser.onnx", "denoiser", meta, expected_spec_hash, threads))
             if "finetuned_steps" in c:
-                self.ft_session = self._denoiser("denoiser_ft.onnx", "denoiser_finetuned", meta,
-                                                 expected_spec_hash, threads)
+                self.denoise_ft = denoiser_call(self._denoiser(
+                    "denoiser_ft.onnx", "denoiser_finetuned", meta, expected_spec_hash, threads))
         else:
             self.session = make_session(model, str(self.path), threads)
         self.rng = np.random.default_rng(seed)
@@ -102,10 +107,7 @@ class ChunkPolicyRuntime:
                                              dtype=np.float32)
         if self.mode == "unrolled":
             return self.session.run(None, {"obs_hist": x, "noise": noise})[0]
-        run = lambda sess: lambda s, t, o: sess.run(  # noqa: E731
-            None, {"sample": s, "timestep": t, "obs_hist": o})[0]
-        ft = run(self.ft_session) if self.ft_session is not None else None
-        return ddim_sample(run(self.session), x, noise, self.chunk_meta, ft)
+        return ddim_sample(self.denoise, x, noise, self.chunk_meta, self.denoise_ft)
 
     def chunk(self, obs_hist, noise: np.ndarray | None = None) -> np.ndarray:
         """The Ta actions to execute [B, Ta, Da], starting at the current step."""
