@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from policies.chunking import ChunkPolicyBase
+from policies.diffusion import ConditionalUnet1D
 from policies.export import (ONNX_OPSET, ExportError, config_sha256, producer_version,
                              stamp_and_check)
 from policies.onnx_meta import FORMAT_VERSION, weights_sha256
@@ -37,24 +38,54 @@ from robot_rl.spec import IOSpec
 CHUNK_PARITY_TOL = 1e-4     # K denoiser calls in float32: looser than one MLP's 1e-5
 
 
+def export_form(denoiser: nn.Module) -> nn.Module:
+    """The denoiser as it goes into a graph: a U-Net in its 2D layout (faster in
+    onnxruntime, same arithmetic), any other denoiser as it is."""
+    return denoiser.as_conv2d() if isinstance(denoiser, ConditionalUnet1D) else denoiser
+
+
 class UnrolledSampler(nn.Module):
-    """The deterministic DDIM sampler as one graph; raw observations and actions."""
+    """The deterministic DDIM sampler as one graph; raw observations and actions.
+
+    For a U-Net denoiser the graph is arranged for speed at batch 1, with the same
+    arithmetic: 2D convolutions (ConditionalUnet1D.as_conv2d), and the diffusion steps
+    are constants, so each block's FiLM for all the steps of a denoiser is one product
+    per chunk (ConditionalUnet1D.films_over_steps) instead of one per step."""
 
     def __init__(self, policy, steps: int):
         super().__init__()
         self.policy = policy
-        self.times = policy.schedule.ddim_timesteps(steps)
+        times = policy.schedule.ddim_timesteps(steps)
+        self.steps = list(zip(times, times[1:] + [-1]))            # (t, t_prev)
+        originals = [policy.denoiser_at(i, steps) for i in range(steps)]
+        self.unet = isinstance(originals[0], ConditionalUnet1D)
+        # segments of consecutive steps with one denoiser (pre-trained, fine-tuned)
+        self.segments, self.graphs = [], nn.ModuleList()   # registered: the graph weights
+        for i, denoiser in enumerate(originals):
+            if i == 0 or denoiser is not originals[i - 1]:
+                self.graphs.append(export_form(denoiser))
+                self.segments.append((self.graphs[-1], []))
+            self.segments[-1][1].append(i)
+        if self.unet:
+            with torch.no_grad():
+                self.film_layers = nn.ModuleList(
+                    graph.films_over_steps(torch.tensor([times[i] for i in idx]))
+                    for graph, idx in self.segments)
 
     def forward(self, obs_hist: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         p = self.policy
         cond = p.condition(obs_hist)
-        x = noise
-        for i, t in enumerate(self.times):
-            t_prev = self.times[i + 1] if i + 1 < len(self.times) else -1
-            tt = torch.full((x.shape[0],), t, dtype=torch.long)
-            eps = p.denoiser_at(i, len(self.times))(x, tt, cond)
-            x = p.schedule.ddim_step(x, eps, t, t_prev, clip=p.cfg.clip_sample)
-        return p.unnormalize_actions(x)
+        x = noise.transpose(1, 2)[:, :, None] if self.unet else noise    # U-Net: [B, Da, 1, Tp]
+        for k, (denoiser, idx) in enumerate(self.segments):
+            films = denoiser.step_films(self.film_layers[k], cond) if self.unet else None
+            for j, i in enumerate(idx):
+                t, t_prev = self.steps[i]
+                if self.unet:
+                    eps = denoiser.forward_films(x, films[j])
+                else:
+                    eps = denoiser(x, torch.full((x.shape[0],), t, dtype=torch.long), cond)
+                x = p.schedule.ddim_step(x, eps, t, t_prev, clip=p.cfg.clip_sample)
+        return p.unnormalize_actions(x[:, :, 0].transpose(1, 2) if self.unet else x)
 
 
 class DenoiserGraph(nn.Module):
@@ -63,7 +94,7 @@ class DenoiserGraph(nn.Module):
 
     def __init__(self, policy, denoiser: nn.Module):
         super().__init__()
-        self.policy, self.denoiser = policy, denoiser
+        self.policy, self.denoiser = policy, export_form(denoiser)
 
     def forward(self, sample, timestep, obs_hist):
         return self.denoiser(sample, timestep, self.policy.condition(obs_hist))

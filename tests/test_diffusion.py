@@ -156,11 +156,35 @@ def test_export_parity_and_runtime_modes(tmp_path, kind):
         rt.sample(bad)
 
 
-def test_partially_fine_tuned_policy_runs_in_both_modes(tmp_path):
+def test_unrolled_unet_graph_folds_the_step_and_conditions_once_per_chunk(tmp_path):
+    """The unrolled U-Net sampler has no step embedding (folded into constants), no
+    dynamic shapes, 2D convolutions, and one observation FiLM product per block and
+    denoiser, not per step."""
+    import onnx
+
+    policy = _tiny("unet")
+    blocks = len(policy.denoiser.film_blocks)
+    spec = push_t_spec(PushTTaskConfig())
+    for ft_steps, denoisers in ((0, 1), (3, 2)):
+        if ft_steps:
+            policy.attach_finetune(ft_steps)
+        export_chunk_policy(policy, spec, tmp_path, task="push-t")
+        nodes = onnx.load(tmp_path / "policy.onnx").graph.node
+        ops = [n.op_type for n in nodes]
+        assert not {"Sin", "Cos", "Shape"} & set(ops)
+        assert ops.count("MatMul") + ops.count("Gemm") == blocks * denoisers
+        convs = [n for n in nodes if n.op_type in ("Conv", "ConvTranspose")]
+        assert len(convs) > 8 * blocks                  # ... while every step runs its convs
+        assert all(len(onnx.helper.get_attribute_value(a)) == 2
+                   for n in convs for a in n.attribute if a.name == "kernel_shape")
+
+
+@pytest.mark.parametrize("kind", ["mlp", "unet"])
+def test_partially_fine_tuned_policy_runs_in_both_modes(tmp_path, kind):
     """DPPO fine-tuned only the last 3 of 8 steps: the loop needs both denoisers."""
     import shutil
 
-    policy = _tiny("mlp")
+    policy = _tiny(kind)
     policy.attach_finetune(3)
     with torch.no_grad():                  # make the fine-tuned copy differ from the original
         for prm in policy.ft_denoiser.parameters():
