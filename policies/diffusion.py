@@ -26,8 +26,8 @@ class DiffusionConfig:
     inference_steps: int = 8          # DDIM steps at deployment
     denoiser: str = "unet"            # "unet" | "mlp"
     down_dims: tuple[int, ...] = (32, 64, 128)
-    kernel_size: int = 3              # Chi et al.'s 5 takes 5.9 ms per 8-step chunk in
-                                      # onnxruntime on one core, 3 takes 4.7 ms (side by
+    kernel_size: int = 3              # Chi et al.'s 5 takes 4.4 ms per 8-step chunk in
+                                      # onnxruntime on one core, 3 takes 3.3 ms (side by
                                       # side, bench/results/chunk_latency.json), and its
                                       # push-t BC success is no worse (0.27 vs 0.24)
     n_groups: int = 8
