@@ -55,7 +55,7 @@ class UnrolledSampler(nn.Module):
     def __init__(self, policy, steps: int):
         super().__init__()
         self.policy = policy
-        times = policy.schedule.ddim_timesteps(steps)
+        times = policy.ddim_times(steps)
         self.steps = list(zip(times, times[1:] + [-1]))            # (t, t_prev)
         originals = [policy.denoiser_at(i, steps) for i in range(steps)]
         self.unet = isinstance(originals[0], ConditionalUnet1D)
@@ -115,7 +115,7 @@ def chunk_metadata(policy: ChunkPolicyBase, steps: int) -> dict:
             "action_horizon": policy.action_horizon,
             "action_low": policy.action_low.tolist(), "action_high": policy.action_high.tolist()}
     if policy.kind == "diffusion":
-        meta |= {"inference_steps": steps, "timesteps": policy.schedule.ddim_timesteps(steps),
+        meta |= {"inference_steps": steps, "timesteps": policy.ddim_times(steps),
                  "alphas_cumprod": policy.schedule.alphas_cumprod.tolist(),
                  "clip_sample": policy.cfg.clip_sample}
         if 0 < policy.ft_steps < steps:    # two denoisers: denoiser.onnx, denoiser_ft.onnx

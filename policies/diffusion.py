@@ -36,6 +36,9 @@ class DiffusionConfig:
                                       # in onnxruntime (bench/results/chunk_latency.json)
     mlp_hidden: tuple[int, ...] = (256, 256, 256)
     clip_sample: bool = True          # clip predicted clean chunks to [-1, 1]
+    one_step_from: int = -1           # one-step sampling: its diffusion step (-1: the last
+                                      # training step); a distilled one-step student takes
+                                      # its teacher's first step (robot_rl.algorithms.one_step)
 
     def __post_init__(self):
         if self.denoiser not in ("unet", "mlp"):
@@ -50,6 +53,8 @@ class DiffusionConfig:
                              f"{2 ** (len(self.down_dims) - 1)}")
         if not 1 <= self.inference_steps <= self.train_steps:
             raise ValueError("inference_steps must be in [1, train_steps]")
+        if not -1 <= self.one_step_from < self.train_steps:
+            raise ValueError("one_step_from must be -1 or in [0, train_steps)")
 
 
 ACTIVATIONS = {"silu": nn.SiLU, "mish": nn.Mish}
@@ -339,6 +344,14 @@ class DiffusionPolicy(ChunkPolicyBase):
         self.ft_steps = ft_steps
         self.denoiser.requires_grad_(False)
 
+    def ddim_times(self, steps: int) -> list[int]:
+        """The diffusion steps of a `steps`-step DDIM chain ("leading" spacing; one step
+        starts at cfg.one_step_from, or from pure noise at the last training step)."""
+        if steps == 1:
+            t = self.cfg.one_step_from
+            return [t if t >= 0 else self.schedule.train_steps - 1]
+        return self.schedule.ddim_timesteps(steps)
+
     def denoiser_at(self, i: int, steps: int) -> nn.Module:
         """The denoiser for DDIM step i of `steps` (the fine-tuned one for the last ones)."""
         if self.ft_denoiser is not None and i >= steps - self.ft_steps:
@@ -360,7 +373,7 @@ class DiffusionPolicy(ChunkPolicyBase):
         cond = self.condition(obs_hist)
         x = noise if noise is not None else torch.randn(
             obs_hist.shape[0], self.cfg.pred_horizon, self.action_dim, device=obs_hist.device)
-        times = self.schedule.ddim_timesteps(steps or self.cfg.inference_steps)
+        times = self.ddim_times(steps or self.cfg.inference_steps)
         for i, t in enumerate(times):
             t_prev = times[i + 1] if i + 1 < len(times) else -1
             tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)

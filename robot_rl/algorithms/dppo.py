@@ -106,7 +106,7 @@ class DPPO:
             raise ValueError(f"the policy fine-tunes {policy.ft_steps} steps, the config "
                              f"{cfg.ft_steps}")
         self.steps = policy.cfg.inference_steps
-        self.times = policy.schedule.ddim_timesteps(self.steps)
+        self.times = policy.ddim_times(self.steps)
         self.critic = ChainCritic(policy, cfg.critic_hidden)
         self.actor_opt = torch.optim.Adam(policy.ft_denoiser.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.net.parameters(), lr=cfg.critic_lr)
