@@ -79,6 +79,31 @@ def callables(name: str, policy, work: Path) -> dict:
     return fns
 
 
+def time_chunk_policies(policies: dict, calls: int, modes: tuple[str, ...] | None = None) -> dict:
+    """{(name, mode): p50/p99/mean ms} for each policy's callables (those of `modes`, or
+    all), exported to a temporary folder and timed round-robin on one pinned core with one
+    thread; the affinity and torch's thread count are restored afterwards."""
+    affinity, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    try:
+        os.sched_setaffinity(0, {sorted(affinity)[-1]})
+    except OSError:
+        pass
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    shape = (1, DiffusionConfig().obs_horizon, 6)
+    obs = [rng.normal(0, 0.1, shape).astype(np.float32) for _ in range(calls)]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            fns = {}
+            for name, policy in policies.items():
+                fns |= {k: fn for k, fn in callables(name, policy, Path(tmp)).items()
+                        if modes is None or k[1] in modes}
+            return timed_side_by_side(fns, obs)
+    finally:
+        os.sched_setaffinity(0, affinity)
+        torch.set_num_threads(threads)
+
+
 def summarize(policy, timings: dict) -> dict:
     row = {"parameters": sum(p.numel() for p in policy.parameters()), **timings}
     best = min(v["p50_ms"] for k, v in timings.items() if k.startswith("onnxruntime"))
@@ -92,24 +117,12 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", help="a push-t-bc / push-t-dppo checkpoint to time too")
     ap.add_argument("--calls", type=int, default=500)
     args = ap.parse_args(argv)
-    try:
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
-    except (AttributeError, OSError):
-        pass
-    torch.set_num_threads(1)
     policies = fresh_policies()
     if args.checkpoint:
         from robot_rl.checkpoint import chunk_policy_from_checkpoint, load_checkpoint
 
         policies["checkpoint"] = chunk_policy_from_checkpoint(load_checkpoint(args.checkpoint))[0]
-    rng = np.random.default_rng(0)
-    shape = (1, DiffusionConfig().obs_horizon, 6)
-    obs = [rng.normal(0, 0.1, shape).astype(np.float32) for _ in range(args.calls)]
-    with tempfile.TemporaryDirectory() as tmp:
-        fns = {}
-        for name, policy in policies.items():
-            fns |= callables(name, policy, Path(tmp))
-        timings = timed_side_by_side(fns, obs)
+    timings = time_chunk_policies(policies, args.calls)
     results = {}
     for name, policy in policies.items():
         results[name] = summarize(policy, {mode: t for (n, mode), t in timings.items()

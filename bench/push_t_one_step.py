@@ -13,15 +13,10 @@ side on one pinned core (onnxruntime, one thread, batch 1) as bench.chunk_latenc
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from bench.chunk_latency import TARGET_MS, callables, timed_side_by_side
+from bench.chunk_latency import TARGET_MS, time_chunk_policies
 from bench.common import write_result
 from policies.chunk_export import export_chunk_policy
 from policies.chunk_runtime import ChunkPolicyRuntime
@@ -29,7 +24,7 @@ from robot_rl.algorithms.one_step import OneStepConfig, distill_one_step
 from robot_rl.checkpoint import (chunk_policy_from_checkpoint, load_checkpoint,
                                  save_chunk_checkpoint)
 from robot_rl.dataset import load_dataset
-from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler
+from robot_rl.evaluate_chunked import evaluate_chunked, policy_sampler, runtime_sampler
 from sim.tasks.push_t import PushTTaskConfig, push_t_spec
 
 
@@ -40,29 +35,8 @@ def held_out(policy, episodes: int) -> dict:
 
 def held_out_onnx(path: Path, episodes: int) -> dict:
     runtime = ChunkPolicyRuntime(path)
-    return evaluate_chunked(lambda o: torch.from_numpy(runtime.chunk(o.numpy())),
-                            runtime.obs_horizon, runtime.action_horizon, PushTTaskConfig(),
-                            episodes)
-
-
-def latency(policies: dict, calls: int) -> dict:
-    """p50/p99 per chunk of each policy's unrolled onnxruntime graph, one pinned core."""
-    affinity, threads = os.sched_getaffinity(0), torch.get_num_threads()
-    os.sched_setaffinity(0, {sorted(affinity)[-1]})
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    obs = [rng.normal(0, 0.1, (1, 2, 6)).astype(np.float32) for _ in range(calls)]
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            fns = {}
-            for name, policy in policies.items():
-                fns |= {k: v for k, v in callables(name, policy, Path(tmp)).items()
-                        if k[1] == "onnxruntime_unrolled"}
-            timings = timed_side_by_side(fns, obs)
-    finally:
-        os.sched_setaffinity(0, affinity)
-        torch.set_num_threads(threads)
-    return {name: t for (name, _), t in timings.items()}
+    return evaluate_chunked(runtime_sampler(runtime), runtime.obs_horizon,
+                            runtime.action_horizon, PushTTaskConfig(), episodes)
 
 
 def main(argv=None) -> int:
@@ -98,7 +72,9 @@ def main(argv=None) -> int:
         print(f"{name}: held-out success {results[name]['held_out']['success_rate']:.2f}",
               flush=True)
     results["student"]["held_out_onnx"] = held_out_onnx(out / "policy.onnx", args.episodes)
-    for name, t in latency({"teacher": teacher, "student": student}, args.calls).items():
+    timings = time_chunk_policies({"teacher": teacher, "student": student}, args.calls,
+                                  modes=("onnxruntime_unrolled",))
+    for (name, _), t in timings.items():
         results[name]["onnxruntime_unrolled"] = t
         print(f"{name}: p50 {t['p50_ms']:.2f} / p99 {t['p99_ms']:.2f} ms per chunk", flush=True)
     best = results["student"]["onnxruntime_unrolled"]

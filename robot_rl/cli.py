@@ -317,20 +317,15 @@ def _eval_onnx(args) -> dict:
 
 def _eval_chunk_onnx(args, task: str, env_cfg) -> dict:
     """An exported action-chunk policy (push-t) through ChunkPolicyRuntime."""
-    import torch
-
     from policies.chunk_runtime import ChunkPolicyRuntime
-    from robot_rl.evaluate_chunked import evaluate_chunked
+    from robot_rl.evaluate_chunked import evaluate_chunked, runtime_sampler
     from sim.tasks.push_t import push_t_spec
 
     if args.backend is not None:
         raise ValueError(f"task {task!r} has one simulator; --backend applies to quadrotor tasks")
     runtime = ChunkPolicyRuntime(args.policy, push_t_spec(env_cfg).spec_hash, seed=args.seed)
-
-    def sample(obs_hist):
-        return torch.from_numpy(runtime.chunk(obs_hist.numpy()))
-    result = evaluate_chunked(sample, runtime.obs_horizon, runtime.action_horizon, env_cfg,
-                              args.episodes, args.seed)
+    result = evaluate_chunked(runtime_sampler(runtime), runtime.obs_horizon,
+                              runtime.action_horizon, env_cfg, args.episodes, args.seed)
     return {**result, "task": task, "policy": str(args.policy), "runtime": repr(runtime)}
 
 

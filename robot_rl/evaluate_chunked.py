@@ -24,6 +24,12 @@ def policy_sampler(policy: ChunkPolicyBase, steps: int | None = None, seed: int 
     return sample
 
 
+def runtime_sampler(runtime):
+    """[B, To, Do] -> executed actions [B, Ta, Da] through an exported policy's
+    ChunkPolicyRuntime (its own seeded noise)."""
+    return lambda obs_hist: torch.from_numpy(runtime.chunk(obs_hist.numpy()))
+
+
 def evaluate_chunked(sample, obs_horizon: int, action_horizon: int, env_cfg, episodes: int = 100,
                      seed: int = 0, task: str = "push-t") -> dict:
     """Run `episodes` held-out episodes with chunk sampler `sample`."""
