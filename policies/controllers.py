@@ -266,6 +266,24 @@ class LQRHover(_Controller):
 CONTROLLERS = {"pid": CascadedPID, "lqr": LQRHover}
 
 
+class PerRobotController:
+    """One controller per environment row, each designed for that row's true parameters
+    (`BatchedParams`). A model-based reference for randomized quadrotor families, not a
+    deployable policy: a real robot does not report its parameters."""
+
+    def __init__(self, name: str, params, control_dt: float):
+        n = params.mass.shape[0]
+        self.controllers = [CONTROLLERS[name](params.row(i), control_dt) for i in range(n)]
+
+    @classmethod
+    def for_env(cls, name: str, env) -> "PerRobotController":
+        """For the robots a quadrotor env holds now (call after its reset)."""
+        return cls(name, env.sim.params, env.control_dt)
+
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([c.act(obs[i:i + 1]) for i, c in enumerate(self.controllers)])
+
+
 def make_controller(name: str, preset: str = "crazyflie", control_dt: float = 0.01, **kw):
     """A controller by name ('pid' or 'lqr') for a preset's nominal model."""
     if name not in CONTROLLERS:
@@ -312,4 +330,5 @@ def parse_controller(ref: str) -> tuple[str, str] | None:
 
 
 __all__ = ["CONTROLLERS", "CascadedPID", "ControllerRuntime", "LQRHover", "PIDGains", "PID_GAINS",
-           "cross", "make_controller", "parse_controller", "thrusts_to_command"]
+           "PerRobotController", "cross", "make_controller", "parse_controller",
+           "thrusts_to_command"]

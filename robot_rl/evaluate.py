@@ -36,24 +36,32 @@ def settle_quantiles(settle_s: torch.Tensor, settled: torch.Tensor) -> dict:
     return out
 
 
-def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, episodes: int = 100,
-             seed: int = 0, device="cpu", overrides: dict | None = None,
-             deployed: bool = False) -> dict:
+def evaluate(act: Callable[[torch.Tensor], torch.Tensor] | None, task: str, env_cfg,
+             episodes: int = 100, seed: int = 0, device="cpu", overrides: dict | None = None,
+             deployed: bool = False, act_for_env: Callable | None = None,
+             per_episode: bool = False) -> dict:
     """Run `episodes` held-out episodes in parallel with policy function `act`.
 
     overrides: env config changes for the evaluation (default: eval_overrides(task)).
-    deployed: `act` is a deployed policy (robot observations in, robot actions out)."""
+    deployed: `act` is a deployed policy (robot observations in, robot actions out).
+    act_for_env: instead of `act`, builds it from the freshly reset env (for references
+    that are told each robot's true parameters, or to record them).
+    per_episode: also return each episode's figures (lists under "per_episode")."""
     import copy
 
     from robot_rl.config import apply_overrides
 
     if episodes < 1:
         raise ValueError("episodes must be >= 1")
+    if (act is None) == (act_for_env is None):
+        raise ValueError("pass exactly one of act and act_for_env")
     overrides = eval_overrides(task) if overrides is None else overrides
     env_cfg = apply_overrides(copy.deepcopy(env_cfg), overrides) if overrides else env_cfg
     env = make_env(task, env_cfg, episodes, device=device, seed=EVAL_SEED_OFFSET + seed,
                    deployed=deployed)
     obs = env.reset(seed=EVAL_SEED_OFFSET + seed)
+    if act_for_env is not None:
+        act = act_for_env(env)
     finished = torch.zeros(episodes, dtype=torch.bool)
     keys = ("return", "length", "crashed", "success", "window_rms_err", "settle_time_s")
     result = {k: torch.zeros(episodes) for k in keys}
@@ -90,4 +98,5 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor], task: str, env_cfg, ep
         "mean_return": result["return"].mean().item(),
         "eval_seed": EVAL_SEED_OFFSET + seed,
         **extra,
+        **({"per_episode": {k: v.tolist() for k, v in result.items()}} if per_episode else {}),
     }

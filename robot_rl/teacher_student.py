@@ -78,9 +78,10 @@ def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None],
             f"{runner.train_seconds:.0f} s)")
         return runner
     envs = f"{dp.world_size} ranks x {tcfg.num_envs}" if dp.enabled else f"{tcfg.num_envs}"
+    n_priv = env.spec.obs_slice("privileged").stop - env.spec.obs_slice("privileged").start
     log(f"[teacher] privileged PPO teacher: {envs} envs, iterations "
         f"{runner.iteration} -> {tcfg.runner.max_iterations}, obs {env.obs_dim} "
-        f"(task {env.obs_dim - 12} + 12 privileged)")
+        f"(task {env.obs_dim - n_priv} + {n_priv} privileged)")
     runner.learn()
     runner.write_metrics()
     return runner

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from policies.controllers import (CascadedPID, ControllerRuntime, LQRHover, PIDGains,
-                                  make_controller, parse_controller, thrusts_to_command)
+from policies.controllers import (CascadedPID, ControllerRuntime, LQRHover, PerRobotController,
+                                  PIDGains, make_controller, parse_controller,
+                                  thrusts_to_command)
 from policies.runtime import NonFiniteObservationError
 from robot_rl.cli import main
 from robot_rl.config import apply_overrides, build_config
 from robot_rl.evaluate import evaluate
+from sim.quadrotor.dynamics import BatchedParams
 from sim.quadrotor.params import get_preset
 
 
@@ -125,3 +127,23 @@ def test_cli_evaluates_controllers_and_names_them_on_a_typo(capsys):
     assert result["episodes"] == 10 and "pid" in result["policy"]
     assert main(["eval", "pdi"]) == 2
     assert "not found" in (err := capsys.readouterr().err) and "pid, lqr" in err
+
+
+def test_per_robot_lqr_told_each_quadrotors_parameters_flies_the_sampled_family():
+    """The model-based reference of the adaptive task: one LQR per sampled quadrotor (from
+    20 g to 5 kg), designed from its true parameters, hovers them all; one Crazyflie LQR
+    for every quadrotor crashes many of them."""
+    cfg = build_config("quadrotor-adaptive")
+    per_robot = evaluate(None, cfg.task, cfg.env, 16,
+                         act_for_env=lambda env: PerRobotController.for_env("lqr", env))
+    assert per_robot["success_rate"] >= 0.9 and per_robot["crash_rate"] == 0.0
+    nominal = evaluate(LQRHover("crazyflie"), cfg.task, cfg.env, 16)
+    assert nominal["crash_rate"] >= 0.25
+
+
+def test_batched_params_row_is_that_environments_quadrotor():
+    p = BatchedParams.from_nominal(get_preset("quad450"), 3)
+    p.mass[1] = 2.0
+    row = p.row(1)
+    assert row.mass == 2.0 and row.inertia == pytest.approx(get_preset("quad450").inertia)
+    assert row.kf == pytest.approx(get_preset("quad450").kf)

@@ -72,6 +72,12 @@ class BatchedParams:
             drag=col(p.drag),
         )
 
+    def row(self, i: int, name: str = "") -> QuadrotorParams:
+        """Environment i's parameters as a QuadrotorParams."""
+        one = {f.name: getattr(self, f.name)[i].tolist() for f in fields(self)}
+        scalars = {k: v[0] for k, v in one.items() if k != "inertia"}
+        return QuadrotorParams(name=name or f"env{i}", inertia=tuple(one["inertia"]), **scalars)
+
     def assign(self, idx: torch.Tensor, other: "BatchedParams") -> None:
         """Overwrite the environments `idx` with the rows of `other`."""
         for f in fields(self):
