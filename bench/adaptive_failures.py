@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     run = Path(args.run)
     task = "quadrotor-adaptive"
-    results, props = {}, None
+    results = {}
     for name, ckpt in (("teacher", run / "teacher" / "checkpoint.pt"),
                        ("student", run / "student" / "checkpoint.pt")):
         policy, cfg = policy_from_checkpoint(load_checkpoint(ckpt))

@@ -29,6 +29,7 @@ from robot_rl.distributed import DataParallel, shutdown
 from robot_rl.envs import make_env
 from robot_rl.evaluate import evaluate
 from robot_rl.runners.on_policy import OnPolicyRunner
+from sim.tasks.quadrotor import PRIVILEGED_OBS
 
 TRACK_EVAL = {"reference": "figure8", "ref_speed_mps": (1.0, 1.0), "ref_amplitude_m": (1.0, 1.0)}
 FIGURES = ("success_rate", "crash_rate", "pos_err_rms_m", "settle_time_median_s",
@@ -78,10 +79,9 @@ def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None],
             f"{runner.train_seconds:.0f} s)")
         return runner
     envs = f"{dp.world_size} ranks x {tcfg.num_envs}" if dp.enabled else f"{tcfg.num_envs}"
-    n_priv = env.spec.obs_slice("privileged").stop - env.spec.obs_slice("privileged").start
     log(f"[teacher] privileged PPO teacher: {envs} envs, iterations "
         f"{runner.iteration} -> {tcfg.runner.max_iterations}, obs {env.obs_dim} "
-        f"(task {env.obs_dim - n_priv} + {n_priv} privileged)")
+        f"(task {env.obs_dim - PRIVILEGED_OBS.size} + {PRIVILEGED_OBS.size} privileged)")
     runner.learn()
     runner.write_metrics()
     return runner
