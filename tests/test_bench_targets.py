@@ -1,5 +1,6 @@
 """The benchmarks' target rule and result file names."""
 
+import pytest
 import torch
 
 from bench.hover_time import meets_target
@@ -53,3 +54,12 @@ def test_env_steps_against_scratch_to_the_target_and_to_scratchs_best_success():
     best = step_ratio(ours, scratch, 0.98)          # one scratch seed of two never gets there
     assert best["median_env_steps"] == 3e6 and best["scratch_median_env_steps"] is None
     assert best["scratch_not_reached_within_env_steps"] == 4e6 and best["ratio_below"] == 0.75
+
+
+def test_student_capacity_variants_parse_and_bad_ones_are_named():
+    from bench.adaptive_student_capacity import parse_variant
+
+    assert parse_variant("16") == (16, [])
+    assert parse_variant("12:32,16") == (12, [32, 16])
+    with pytest.raises(SystemExit, match="bad variant 'x:32'"):
+        parse_variant("x:32")
