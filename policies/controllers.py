@@ -11,20 +11,22 @@ Yaw is not regulated (the tasks do not ask for a heading), only its rate damped.
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
-from sim.quadrotor.dynamics import thrust_allocation
+from sim.quadrotor.dynamics import BatchedParams, thrust_allocation
 from sim.quadrotor.params import QuadrotorParams, get_preset
 
 
 def thrusts_to_command(thrust: torch.Tensor, p: QuadrotorParams) -> torch.Tensor:
-    """Rotor thrusts [N, 4] (clamped to what the rotors can give) -> motor commands."""
+    """Rotor thrusts [N, 4] (clamped to what the rotors can give) -> motor commands.
+    `p`: one quadrotor's parameters, or BatchedParams (one row per thrust row)."""
     max_thrust = p.kf * p.max_rpm**2
-    rpm = (thrust.clamp(0.0, max_thrust) / p.kf).sqrt()
+    rpm = (thrust.clamp(min=0.0).clamp(max=max_thrust) / p.kf).sqrt()
     return 2.0 * rpm / p.max_rpm - 1.0
 
 
@@ -33,6 +35,44 @@ def cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.stack((a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
                         a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
                         a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]), -1)
+
+
+def desaturate_thrust(collective: torch.Tensor, torque: torch.Tensor, mixer: torch.Tensor,
+                      max_rotor) -> torch.Tensor:
+    """Rotor thrusts [N, 4] for (collective [N, 1], torque [N, 3]) that the rotors can give,
+    keeping the torque before the collective (as PX4's mixer does): a torque whose rotor
+    spread exceeds the thrust range is scaled down to fit, then all rotors shift together
+    into [0, max_rotor]. Clamping each rotor alone would bend the torque when one
+    saturates, and lose attitude control in a steep recovery. `mixer` is [4, 4] or one per
+    row [N, 4, 4], `max_rotor` a number or [N, 1]."""
+    spread = (mixer[..., 1:] @ torque.unsqueeze(-1))[..., 0]
+    width = spread.max(-1, keepdim=True).values - spread.min(-1, keepdim=True).values
+    spread = spread * (max_rotor / width.clamp_min(1e-9)).clamp(max=1.0)
+    thrust = mixer[..., 0] * collective + spread
+    over = (thrust.max(-1, keepdim=True).values - max_rotor).clamp(min=0.0)
+    under = (-thrust.min(-1, keepdim=True).values).clamp(min=0.0)
+    return torch.minimum((thrust - over + under).clamp(min=0.0),
+                         torch.as_tensor(max_rotor, dtype=thrust.dtype))
+
+
+def hover_lqr_state(obs: torch.Tensor, integral: torch.Tensor,
+                    motor: torch.Tensor) -> torch.Tensor:
+    """The LQR's 18-float state, in the heading frame (yaw removed): position-error
+    integral, position and velocity error, roll and pitch, body rates, rotor thrust
+    deviations from hover."""
+    pos_err, rot, vel_err, w = _Controller.split(obs)
+    # heading from the body x axis's horizontal part (no atan2: it exports to ONNX)
+    hx, hy = rot[:, 0, 0] + 1e-9, rot[:, 1, 0]
+    norm = (hx * hx + hy * hy).sqrt()
+    c, s = hx / norm, hy / norm
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    rz_t = torch.stack((torch.stack((c, s, zero), -1), torch.stack((-s, c, zero), -1),
+                        torch.stack((zero, zero, one), -1)), -2)   # world -> heading
+    tilt = rz_t @ rot                                              # yaw removed
+    roll, pitch = tilt[:, 2, 1], -tilt[:, 2, 0]
+    heading = lambda v: (rz_t @ v.unsqueeze(-1))[..., 0]   # noqa: E731
+    return torch.cat((heading(integral), heading(pos_err), heading(vel_err),
+                      roll[:, None], pitch[:, None], w, motor), -1)
 
 
 class _Controller:
@@ -65,19 +105,9 @@ class _Controller:
         return thrusts_to_command(self.desaturate(collective, torque), self.p)
 
     def desaturate(self, collective: torch.Tensor, torque: torch.Tensor) -> torch.Tensor:
-        """Rotor thrusts [N, 4] for (collective [N, 1], torque [N, 3]) that the rotors can
-        give, keeping the torque before the collective (as PX4's mixer does): a torque whose
-        rotor spread exceeds the thrust range is scaled down to fit, then all rotors shift
-        together into [0, max]. Clamping each rotor alone would bend the torque when one
-        saturates, and lose attitude control in a steep recovery."""
-        max_rotor = self.max_thrust / 4
-        spread = torque @ self.mixer[:, 1:].T
-        width = spread.max(-1, keepdim=True).values - spread.min(-1, keepdim=True).values
-        spread = spread * (max_rotor / width.clamp_min(1e-9)).clamp(max=1.0)
-        thrust = collective @ self.mixer[:, :1].T + spread
-        over = (thrust.max(-1, keepdim=True).values - max_rotor).clamp(min=0.0)
-        under = (-thrust.min(-1, keepdim=True).values).clamp(min=0.0)
-        return (thrust - over + under).clamp(0.0, max_rotor)
+        """Rotor thrusts [N, 4] the rotors can give for (collective, torque); see
+        `desaturate_thrust`."""
+        return desaturate_thrust(collective, torque, self.mixer, self.max_thrust / 4)
 
     def initial_state(self, batch: int, device=None) -> torch.Tensor:
         return torch.zeros(batch, self.state_size, device=device)
@@ -176,6 +206,74 @@ class CascadedPID(_Controller):
         return self.mix(collective, torque), integral
 
 
+# LQR weights on the state of `hover_lqr_state`, and on the thrust deviations relative to
+# hover thrust (see LQRHover)
+LQR_Q_DIAG = (10.0, 10.0, 20.0, 4.0, 4.0, 8.0, 1.0, 1.0, 1.0, 2.0, 2.0, 0.05, 0.05, 0.05,
+              0.0, 0.0, 0.0, 0.0)
+LQR_R_WEIGHT = 0.3
+
+
+def allocation_rows(p: BatchedParams) -> torch.Tensor:
+    """[N, 4, 4] thrust allocation of each row's quadrotor."""
+    return torch.stack([thrust_allocation(arm, km / kf) for arm, km, kf in
+                        zip(p.arm_length[:, 0].tolist(), p.km[:, 0].tolist(), p.kf[:, 0].tolist())])
+
+
+def hover_model(p: BatchedParams, dt: float, gravity: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A [N, 18, 18], B [N, 18, 4]) of each row's linearized hover model in float64, zero-order
+    hold at the control period. State as in `hover_lqr_state`; input: thrust deviations, which
+    the rotors follow with the mean of the rising and falling time constants."""
+    n, d = p.mass.shape[0], torch.float64
+    alloc = allocation_rows(p).double()
+    tau = 0.5 * (p.tau_up + p.tau_down).double()[:, :, None]                 # [N, 1, 1]
+    a = torch.zeros(n, 18, 18, dtype=d)
+    a[:, 0:3, 3:6] = torch.eye(3)          # d/dt integral = position error
+    a[:, 3:6, 6:9] = torch.eye(3)
+    a[:, 6, 10], a[:, 7, 9] = gravity, -gravity   # small pitch accelerates +x, roll -y (ENU)
+    a[:, 9:11, 11:13] = torch.eye(2)       # roll, pitch rates
+    a[:, 8, 14:18] = alloc[:, 0] / p.mass.double()
+    a[:, 11:14, 14:18] = alloc[:, 1:] / p.inertia.double()[:, :, None]
+    a[:, 14:18, 14:18] = -torch.eye(4, dtype=d) / tau                          # motor lag
+    big = torch.zeros(n, 22, 22, dtype=d)
+    big[:, :18, :18] = a
+    big[:, 14:18, 18:] = torch.eye(4, dtype=d) / tau
+    e = torch.linalg.matrix_exp(big * dt)
+    return e[:, :18, :18], e[:, :18, 18:]
+
+
+def solve_dare(a: torch.Tensor, b: torch.Tensor, q: torch.Tensor, r: torch.Tensor,
+               max_iterations: int = 100) -> torch.Tensor:
+    """Batched stabilizing solution of the discrete algebraic Riccati equation, by the
+    structure-preserving doubling algorithm (quadratic convergence; matches scipy's
+    solve_discrete_are to ~1e-8)."""
+    eye = torch.eye(a.shape[-1], dtype=a.dtype).expand_as(a)
+    g = b @ torch.linalg.solve(r, b.transpose(-1, -2))
+    h, ak = q.expand_as(a).clone(), a.clone()
+    for _ in range(max_iterations):
+        w = eye + g @ h
+        wa, wg = torch.linalg.solve(w, ak), torch.linalg.solve(w, g)
+        h_next = h + ak.transpose(-1, -2) @ h @ wa
+        g = g + ak @ wg @ ak.transpose(-1, -2)
+        ak = ak @ wa
+        done = ((h_next - h).abs().amax() <= 1e-11 * h_next.abs().amax()).item()
+        h = h_next
+        if done:
+            break
+    return h
+
+
+def lqr_gains(p: BatchedParams, dt: float, gravity: float, q_diag=LQR_Q_DIAG,
+              r_weight: float = LQR_R_WEIGHT) -> torch.Tensor:
+    """[N, 4, 18] discrete LQR gain of each row's hover model (float64); thrust deviations
+    are weighted relative to that quadrotor's hover thrust."""
+    ad, bd = hover_model(p, dt, gravity)
+    hover = p.mass.double()[:, :, None] * gravity / 4
+    r = torch.eye(4, dtype=torch.float64) * (r_weight / hover**2)
+    s = solve_dare(ad, bd, torch.diag(torch.tensor(q_diag, dtype=torch.float64)), r)
+    bt = bd.transpose(-1, -2)
+    return torch.linalg.solve(r + bt @ s @ bd, bt @ s @ ad)
+
+
 class LQRHover(_Controller):
     """Discrete LQR with integral action (LQI) on the hover linearization, in the
     heading frame.
@@ -196,66 +294,26 @@ class LQRHover(_Controller):
     state_size = 7
 
     def __init__(self, preset: str | QuadrotorParams = "crazyflie", control_dt: float = 0.01,
-                 q_diag=(10.0, 10.0, 20.0, 4.0, 4.0, 8.0, 1.0, 1.0, 1.0, 2.0, 2.0, 0.05, 0.05,
-                         0.05, 0.0, 0.0, 0.0, 0.0),
-                 r_weight: float = 0.3, integral_limit_m_s: float = 0.5):
+                 q_diag=LQR_Q_DIAG, r_weight: float = LQR_R_WEIGHT,
+                 integral_limit_m_s: float = 0.5):
         super().__init__(preset, control_dt)
         self.tau = 0.5 * (self.p.tau_up + self.p.tau_down)   # nominal motor time constant
-        self.gain = torch.from_numpy(self._gain(np.asarray(q_diag), r_weight)).float()
+        one = BatchedParams.from_nominal(self.p, 1)
+        self.gain = lqr_gains(one, control_dt, self.p.gravity, q_diag, r_weight)[0].float()
         self.integral_limit = integral_limit_m_s
         self.motor_alpha = 1.0 - math.exp(-control_dt / self.tau)
 
     def discrete_model(self) -> tuple[np.ndarray, np.ndarray]:
         """(A, B) of the linearized hover model, zero-order hold at the control period."""
-        from scipy.linalg import expm
-
-        p, g, tau = self.p, self.p.gravity, self.tau
-        n, m = 18, 4
-        a = np.zeros((n, n))
-        a[0:3, 3:6] = np.eye(3)            # d/dt integral = position error
-        a[3:6, 6:9] = np.eye(3)
-        a[6, 10], a[7, 9] = g, -g          # small pitch accelerates +x, small roll -y (ENU)
-        a[9:11, 11:13] = np.eye(2)         # roll, pitch rates
-        alloc = self.alloc.double().numpy()
-        a[8, 14:18] = alloc[0] / p.mass
-        a[11:14, 14:18] = alloc[1:] / np.asarray(p.inertia)[:, None]
-        a[14:18, 14:18] = -np.eye(4) / tau  # motor lag
-        b = np.zeros((n, m))
-        b[14:18] = np.eye(4) / tau
-        # zero-order hold discretization at the control period
-        big = np.zeros((n + m, n + m))
-        big[:n, :n], big[:n, n:] = a, b
-        e = expm(big * self.dt)
-        return e[:n, :n], e[:n, n:]
-
-    def _gain(self, q_diag: np.ndarray, r_weight: float) -> np.ndarray:
-        from scipy.linalg import solve_discrete_are
-
-        ad, bd = self.discrete_model()
-        m = bd.shape[1]
-        hover_thrust = self.p.mass * self.p.gravity / 4
-        r = np.eye(m) * r_weight / hover_thrust**2     # deviations relative to hover thrust
-        s = solve_discrete_are(ad, bd, np.diag(q_diag), r)
-        return np.linalg.solve(r + bd.T @ s @ bd, bd.T @ s @ ad)
+        ad, bd = hover_model(BatchedParams.from_nominal(self.p, 1), self.dt, self.p.gravity)
+        return ad[0].numpy(), bd[0].numpy()
 
     def step(self, obs: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.p
-        pos_err, rot, vel_err, w = self.split(obs)
         integral, motor = state[:, :3], state[:, 3:]
-        # heading from the body x axis's horizontal part (no atan2: it exports to ONNX)
-        hx, hy = rot[:, 0, 0] + 1e-9, rot[:, 1, 0]
-        norm = (hx * hx + hy * hy).sqrt()
-        c, s = hx / norm, hy / norm
-        zero, one = torch.zeros_like(c), torch.ones_like(c)
-        rz_t = torch.stack((torch.stack((c, s, zero), -1), torch.stack((-s, c, zero), -1),
-                            torch.stack((zero, zero, one), -1)), -2)   # world -> heading
-        tilt = rz_t @ rot                                              # yaw removed
-        roll, pitch = tilt[:, 2, 1], -tilt[:, 2, 0]
-        integral = (integral + pos_err * self.dt).clamp(-self.integral_limit,
-                                                        self.integral_limit)
-        heading = lambda v: (rz_t @ v.unsqueeze(-1))[..., 0]   # noqa: E731
-        x = torch.cat((heading(integral), heading(pos_err), heading(vel_err),
-                       roll[:, None], pitch[:, None], w, motor), -1)
+        integral = (integral + obs[:, 0:3] * self.dt).clamp(-self.integral_limit,
+                                                            self.integral_limit)
+        x = hover_lqr_state(obs, integral, motor)
         hover = p.mass * p.gravity / 4
         wrench = (hover - x @ self.gain.T) @ self.alloc.T    # collective and torque
         thrust = self.desaturate(wrench[:, :1], wrench[:, 1:])   # what the rotors can give
@@ -282,6 +340,56 @@ class PerRobotController:
 
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.cat([c.act(obs[i:i + 1]) for i, c in enumerate(self.controllers)])
+
+
+class PrivilegedLQR:
+    """Each environment's own LQR, designed from its true parameters, on the privileged
+    view (`env.privileged`): the rotor thrusts come from the observed rotor speeds and the
+    integral is left out, so the command is a function of the observation alone. An
+    expert a privileged teacher network can clone (quadrotor-adaptive: 1.00 hover success
+    on the held-out quadrotors). The gains follow the env: a row whose quadrotor the env
+    resampled gets a new design on the next call."""
+
+    def __init__(self, env, q_diag=LQR_Q_DIAG, r_weight: float = LQR_R_WEIGHT):
+        names = [f.name for f in env.spec.observations]
+        if "privileged" not in names:
+            raise ValueError("PrivilegedLQR needs the privileged observation "
+                             "(env.privileged=true): it reads the rotor speeds")
+        offset = sum(f.size for f in env.spec.observations[:names.index("privileged")])
+        self.rotors = slice(offset + 8, offset + 12)     # rotor speeds / max (PRIVILEGED_OBS)
+        self.env, self.q_diag, self.r_weight = env, q_diag, r_weight
+        self.gravity, self.dt = env.nominal.gravity, env.control_dt
+        self.designed: BatchedParams | None = None
+
+    def _design(self) -> None:
+        """(Re)design the gains of the rows whose parameters changed."""
+        p = self.env.sim.params
+        if self.designed is None:
+            rows = torch.arange(p.mass.shape[0])
+            self.gain, self.alloc = torch.zeros(len(rows), 4, 18), torch.zeros(len(rows), 4, 4)
+        else:
+            rows = ((p.mass != self.designed.mass) | (p.kf != self.designed.kf)).any(-1)
+            rows = rows.nonzero()[:, 0]
+        if len(rows):
+            sub = BatchedParams(**{f.name: getattr(p, f.name)[rows] for f in fields(p)})
+            self.gain[rows] = lqr_gains(sub, self.dt, self.gravity, self.q_diag,
+                                        self.r_weight).float()
+            self.alloc[rows] = allocation_rows(sub)
+            self.mixer = torch.linalg.inv(self.alloc)
+            self.designed = copy.deepcopy(p)
+
+    @torch.no_grad()
+    def __call__(self, obs: torch.Tensor) -> torch.Tensor:
+        self._design()
+        p = self.designed
+        max_rotor = p.kf * p.max_rpm**2
+        hover = p.mass * self.gravity / 4
+        motor = max_rotor * obs[:, self.rotors].square() - hover
+        x = hover_lqr_state(obs, torch.zeros_like(obs[:, :3]), motor)
+        u = hover - (self.gain @ x.unsqueeze(-1))[..., 0]
+        wrench = (self.alloc @ u.unsqueeze(-1))[..., 0]             # collective and torque
+        thrust = desaturate_thrust(wrench[:, :1], wrench[:, 1:], self.mixer, max_rotor)
+        return thrusts_to_command(thrust, p)
 
 
 def make_controller(name: str, preset: str = "crazyflie", control_dt: float = 0.01, **kw):
@@ -329,6 +437,8 @@ def parse_controller(ref: str) -> tuple[str, str] | None:
     return (name, preset or "crazyflie") if name in CONTROLLERS else None
 
 
-__all__ = ["CONTROLLERS", "CascadedPID", "ControllerRuntime", "LQRHover", "PIDGains", "PID_GAINS",
-           "PerRobotController", "cross", "make_controller", "parse_controller",
+__all__ = ["CONTROLLERS", "CascadedPID", "ControllerRuntime", "LQRHover", "LQR_Q_DIAG",
+           "LQR_R_WEIGHT", "PIDGains", "PID_GAINS", "PerRobotController", "PrivilegedLQR",
+           "allocation_rows", "cross", "desaturate_thrust", "hover_lqr_state", "hover_model",
+           "lqr_gains", "make_controller", "parse_controller", "solve_dare",
            "thrusts_to_command"]

@@ -40,6 +40,8 @@ def _cmd_train(args) -> int:
         if flag is not None:
             overrides.append(f"{key}={flag}")
     cfg = build_config(args.task, [args.config] if args.config else [], overrides)
+    if args.iterations is not None and getattr(cfg, "distill", None) is not None:
+        cfg.distill.teacher_ppo_iterations = args.iterations   # a cloned teacher's PPO too
     out = Path(args.out or f"runs/{args.task.replace(':', '_')}")
     if isinstance(cfg, ChunkTrainConfig):
         if distributed.launched_by_torchrun():
@@ -449,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--device", choices=("cpu", "cuda"))
     t.add_argument("--num-envs", type=int)
-    t.add_argument("--iterations", type=int, help="PPO iterations (runner.max_iterations)")
+    t.add_argument("--iterations", type=int, help="PPO iterations (runner.max_iterations; "
+                   "quadrotor-adaptive: also its cloned teacher's, distill.teacher_ppo_iterations)")
     t.add_argument("--resume", help="checkpoint to continue from")
     t.add_argument("--nproc", type=int, metavar="N",
                    help="data-parallel PPO on N processes of this machine (gloo on CPU, NCCL "

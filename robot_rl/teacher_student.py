@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from robot_rl.algorithms.clone import CloneConfig, clone_expert
 from robot_rl.algorithms.distill import distill, make_student
 from robot_rl.checkpoint import STUDENT_KIND, CheckpointError, act_function, load_checkpoint
 from robot_rl.config import TrainConfig, to_dict
@@ -55,10 +56,16 @@ def held_out_figures(policy, task: str, env_cfg, episodes: int, seed: int = 0) -
 
 
 def teacher_config(cfg: TrainConfig) -> TrainConfig:
-    """The teacher's run: the same task with true parameters and rotor speeds observed."""
+    """The teacher's run: the same task with true parameters and rotor speeds observed;
+    PPO goes on from a clone of the per-robot LQR where distill.teacher_clone is on."""
     t = copy.deepcopy(cfg)
     t.env.privileged = True
     t.distill.enabled = False      # the teacher itself is plain PPO
+    d = cfg.distill
+    if d.teacher_clone.rounds > 0:
+        t.runner.max_iterations = d.teacher_ppo_iterations
+        t.policy.init_std, t.ppo.learning_rate = d.teacher_init_std, d.teacher_learning_rate
+        t.ppo.critic_warmup_iterations = d.teacher_critic_warmup
     return t
 
 
@@ -74,6 +81,8 @@ def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None],
     ckpt = out / "checkpoint.pt"
     if ckpt.is_file():
         runner.resume(ckpt)
+    elif cfg.distill.teacher_clone.rounds > 0:
+        clone_lqr_into_teacher(runner, cfg.distill.teacher_clone, out, log)
     if runner.iteration >= tcfg.runner.max_iterations:
         log(f"[teacher] done earlier: {ckpt} ({runner.iteration} iterations, "
             f"{runner.train_seconds:.0f} s)")
@@ -85,6 +94,34 @@ def train_teacher(cfg: TrainConfig, out: Path, log: Callable[[str], None],
     runner.learn()
     runner.write_metrics()
     return runner
+
+
+def clone_lqr_into_teacher(runner: OnPolicyRunner, clone: CloneConfig, out: Path,
+                           log: Callable[[str], None]) -> None:
+    """The teacher's start: its actor cloned (DAgger) from each quadrotor's own privileged
+    LQR; PPO then trains on from there. The clone's rounds go to teacher/clone.json and
+    its time and env steps into the teacher's."""
+    from policies.controllers import PrivilegedLQR
+
+    dp = runner.dp
+    log(f"[teacher] cloning each quadrotor's privileged LQR: {clone.rounds} DAgger rounds of "
+        f"{runner.env.num_envs} envs x {clone.steps} steps")
+
+    def on_round(row: dict) -> None:
+        s, c = row["episode.success"], row["episode.crashed"]
+        log(f"[teacher] clone round {row['round'] + 1:3d}/{clone.rounds} {row['mode']:6s} | "
+            f"loss {row['loss']:.5f} | success {'n/a' if s is None else f'{s:.2f}'} | crash "
+            f"{'n/a' if c is None else f'{c:.2f}'} | {row['seconds']:.1f} s")
+
+    history = clone_expert(runner.env, PrivilegedLQR(runner.env), runner.policy, clone,
+                           on_round, runner.generator)
+    dp.broadcast_module(runner.policy)     # every rank goes on from rank 0's clone
+    runner.train_seconds += sum(r["seconds"] for r in history)
+    runner.env_steps += clone.rounds * clone.steps * runner.env.num_envs * dp.world_size
+    if dp.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "clone.json").write_text(json.dumps(history, indent=1))
+    runner.save(out / "checkpoint.pt")
 
 
 def _save_student(path: Path, student, optimizer, cfg: TrainConfig, spec, history: list,

@@ -10,10 +10,12 @@ from robot_rl.cli import main
 
 # Small quadrotors near the Crazyflie, easy starts, loose success bounds: enough for a
 # half-minute teacher to fly, so that the test measures the pipeline, not PPO's patience.
+# The teacher starts cloned from the per-robot LQR (12 short rounds), as by default.
 TINY = [
     "--num-envs", "512", "--iterations", "100", "--seed", "0",
     "--set", "distill.rounds=8", "--set", "distill.steps=100", "--set", "distill.num_envs=128",
     "--set", "distill.bptt=25", "--set", "runner.eval_episodes=64",
+    "--set", "distill.teacher_clone.rounds=12", "--set", "distill.teacher_clone.steps=50",
     "--set", "env.episode_s=2.0", "--set", "env.success_window_s=1.0",
     "--set", "env.success_pos_m=0.25", "--set", "env.success_tilt_deg=30",
     "--set", "env.init_pos_m=0.2", "--set", "env.init_vel_mps=0.2",
@@ -42,6 +44,8 @@ def test_student_beats_its_untrained_start(pipeline):
     history = json.loads((out / "student" / "distill.json").read_text())
     assert [h["mode"] for h in history] == ["bc"] + ["dagger"] * 7
     assert all(h["loss"] >= 0 and h["episode.success"] is not None for h in history)
+    clone = json.loads((out / "teacher" / "clone.json").read_text())
+    assert [h["mode"] for h in clone] == ["bc"] + ["dagger"] * 11
     for f in ("teacher/checkpoint.pt", "student/checkpoint.pt", "student/distill_curve.png",
               "policy.onnx", "policy.json", "c/policy.c"):
         assert (out / f).is_file(), f

@@ -11,12 +11,13 @@ on the aggregated sequences, and its hidden state is reset where episodes end.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
 from policies.recurrent import RecurrentActor
+from robot_rl.algorithms.clone import CloneConfig
 
 
 @dataclass
@@ -32,6 +33,16 @@ class DistillConfig:
     learning_rate: float = 3e-3
     keep_rounds: int = 4          # DAgger aggregation: the newest rounds kept
     max_grad_norm: float = 1.0
+    # the teacher's start: DAgger from each quadrotor's own privileged LQR (rounds > 0),
+    # then PPO from there with these settings in place of runner.max_iterations,
+    # policy.init_std, ppo.learning_rate and ppo.critic_warmup_iterations: little
+    # exploration noise and a small step keep the clone, and the critic (blank) learns
+    # alone first
+    teacher_clone: CloneConfig = field(default_factory=CloneConfig)
+    teacher_ppo_iterations: int = 300
+    teacher_init_std: float = 0.05
+    teacher_learning_rate: float = 3e-4
+    teacher_critic_warmup: int = 20
 
 
 @dataclass
