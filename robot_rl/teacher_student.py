@@ -47,6 +47,14 @@ def _short(result: dict) -> str:
             f"{fmt(result.get('settle_time_p90_s'))} (p90)")
 
 
+def _round_line(what: str, row: dict, rounds: int) -> str:
+    """One progress line of a DAgger round (the teacher's clone or the student)."""
+    s, c = row["episode.success"], row["episode.crashed"]
+    return (f"{what} {row['round'] + 1:3d}/{rounds} {row['mode']:6s} | loss {row['loss']:.5f} "
+            f"| success {'n/a' if s is None else f'{s:.2f}'} | crash "
+            f"{'n/a' if c is None else f'{c:.2f}'} | {row['seconds']:.1f} s")
+
+
 def held_out_figures(policy, task: str, env_cfg, episodes: int, seed: int = 0) -> dict:
     """Held-out results of `policy` on the task's evaluation ("hover") and on the 1 m/s
     figure-eight ("track"), each run from a fresh (recurrent) state."""
@@ -107,14 +115,10 @@ def clone_lqr_into_teacher(runner: OnPolicyRunner, clone: CloneConfig, out: Path
     log(f"[teacher] cloning each quadrotor's privileged LQR: {clone.rounds} DAgger rounds of "
         f"{runner.env.num_envs} envs x {clone.steps} steps")
 
-    def on_round(row: dict) -> None:
-        s, c = row["episode.success"], row["episode.crashed"]
-        log(f"[teacher] clone round {row['round'] + 1:3d}/{clone.rounds} {row['mode']:6s} | "
-            f"loss {row['loss']:.5f} | success {'n/a' if s is None else f'{s:.2f}'} | crash "
-            f"{'n/a' if c is None else f'{c:.2f}'} | {row['seconds']:.1f} s")
-
     history = clone_expert(runner.env, PrivilegedLQR(runner.env), runner.policy, clone,
-                           on_round, runner.generator)
+                           lambda row: log(_round_line("[teacher] clone round", row,
+                                                       clone.rounds)),
+                           runner.generator)
     dp.broadcast_module(runner.policy)     # every rank goes on from rank 0's clone
     runner.train_seconds += sum(r["seconds"] for r in history)
     runner.env_steps += clone.rounds * clone.steps * runner.env.num_envs * dp.world_size
@@ -174,10 +178,7 @@ def distill_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
     def on_round(row: dict) -> None:
         history.append(row)
         _save_student(ckpt_path, student, optimizer, cfg, spec, history, teacher_ckpt)
-        s, c = row["episode.success"], row["episode.crashed"]
-        log(f"[student] round {row['round'] + 1:3d}/{dc.rounds} {row['mode']:6s} | loss "
-            f"{row['loss']:.5f} | success {'n/a' if s is None else f'{s:.2f}'} | crash "
-            f"{'n/a' if c is None else f'{c:.2f}'} | {row['seconds']:.1f} s")
+        log(_round_line("[student] round", row, dc.rounds))
 
     teacher.eval()
     distill(env, teacher.act_deterministic, student, dc, on_round, optimizer,
