@@ -120,9 +120,10 @@ def test_robot_killed_mid_run_is_detected_and_log_kept(tmp_path):
                                   realtime=False), progress=kill_after_two_seconds_of_flight)
     assert "t" in killed_at, summary["end_reason"]
     # detected from the dead link itself, not by the 10-period silence timeout; how many
-    # cycles the dying process takes to exit depends on the machine's load
+    # cycles the dying process takes to exit depends on the machine's load, and 0 when its
+    # last frame was still buffered: read in the cycle whose command then found the link dead
     assert summary["end_reason"].startswith("link lost: "), summary["end_reason"]
-    assert 1 <= summary["link_loss_detect_cycles"] < DeployConfig.loss_periods
+    assert 0 <= summary["link_loss_detect_cycles"] < DeployConfig.loss_periods
     assert summary["ended_at_unix"] - killed_at["t"] < 0.2
     cycles = read_log(log)["cycles"]
     assert len(cycles) == summary["cycles"] - 1 or len(cycles) == summary["cycles"]
