@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -365,18 +365,21 @@ class PrivilegedLQR:
         """(Re)design the gains of the rows whose parameters changed."""
         p = self.env.sim.params
         if self.designed is None:
-            rows = torch.arange(p.mass.shape[0])
-            self.gain, self.alloc = torch.zeros(len(rows), 4, 18), torch.zeros(len(rows), 4, 4)
+            n = p.mass.shape[0]
+            rows = torch.arange(n)
+            self.designed = copy.deepcopy(p)
+            self.gain, self.alloc = torch.zeros(n, 4, 18), torch.zeros(n, 4, 4)
+            self.mixer = torch.zeros(n, 4, 4)
         else:
             rows = ((p.mass != self.designed.mass) | (p.kf != self.designed.kf)).any(-1)
             rows = rows.nonzero()[:, 0]
         if len(rows):
-            sub = BatchedParams(**{f.name: getattr(p, f.name)[rows] for f in fields(p)})
+            sub = p.select(rows)
             self.gain[rows] = lqr_gains(sub, self.dt, self.gravity, self.q_diag,
                                         self.r_weight).float()
             self.alloc[rows] = allocation_rows(sub)
-            self.mixer = torch.linalg.inv(self.alloc)
-            self.designed = copy.deepcopy(p)
+            self.mixer[rows] = torch.linalg.inv(self.alloc[rows])
+            self.designed.assign(rows, sub)
 
     @torch.no_grad()
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:

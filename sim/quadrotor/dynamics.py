@@ -78,6 +78,10 @@ class BatchedParams:
         scalars = {k: v[0] for k, v in one.items() if k != "inertia"}
         return QuadrotorParams(name=name or f"env{i}", inertia=tuple(one["inertia"]), **scalars)
 
+    def select(self, idx: torch.Tensor) -> "BatchedParams":
+        """The environments `idx` as their own BatchedParams (copies)."""
+        return BatchedParams(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
     def assign(self, idx: torch.Tensor, other: "BatchedParams") -> None:
         """Overwrite the environments `idx` with the rows of `other`."""
         for f in fields(self):
