@@ -78,10 +78,11 @@ def test_privileged_observation_carries_true_parameters_and_rotor_speeds():
     env = make_env(cfg.task, cfg.env, 16, seed=2)
     obs = env.reset(seed=2)
     plain = make_env("quadrotor-adaptive", build_config("quadrotor-adaptive").env, 1).spec
-    assert env.spec.obs_dim == plain.obs_dim + 12 and env.spec.spec_hash != plain.spec_hash
+    assert env.spec.obs_dim == plain.obs_dim + 13 and env.spec.spec_hash != plain.spec_hash
     priv = obs[:, env.spec.obs_slice("privileged")]
     p = env.sim.params
     assert torch.allclose(priv[:, 0:1], p.mass.log(), atol=1e-5)
     assert torch.allclose(priv[:, 1:2], thrust_to_weight(p), rtol=1e-4)
     assert torch.allclose(priv[:, 7:8], hover_action(p), atol=1e-5)
     assert torch.allclose(priv[:, 8:12], env.sim.state.rpm / p.max_rpm, atol=1e-5)
+    assert torch.equal(priv[:, 12], env.latency.float()) and 0 < env.latency.sum() < 16

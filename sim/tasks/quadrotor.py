@@ -34,9 +34,10 @@ MOTOR_ACTION = ActionField(
     "rotor speed setpoint, -1 = 0 RPM, +1 = max RPM; order front-right, back-right, "
     "back-left, front-left")
 PRIVILEGED_OBS = ObsField(
-    "privileged", 12, "mixed", "",
+    "privileged", 13, "mixed", "",
     "simulation only (teachers): log mass, thrust-to-weight, log torque-to-inertia, tau up, "
-    "tau down, km/kf, log arm length, hover command, rotor speeds / max (4)")
+    "tau down, km/kf, log arm length, hover command, rotor speeds / max (4), action latency "
+    "in control steps")
 RATE_ACTION = ActionField(
     "thrust_rates", 4, -1.0, 1.0,
     "collective thrust (-1 = 0, +1 = max) then body rates roll, pitch, yaw "
@@ -196,7 +197,8 @@ class QuadrotorEnv:
         self.noise_scale = torch.ones(n, 1, device=dev)
         self.noise_std = torch.tensor(
             [cfg.noise.pos] * 3 + [cfg.noise.rot] * 9 + [cfg.noise.vel] * 3
-            + [cfg.noise.ang_vel] * 3 + [0.0] * 4 + [0.0] * (12 * cfg.privileged), device=dev)
+            + [cfg.noise.ang_vel] * 3 + [0.0] * 4
+            + [0.0] * (PRIVILEGED_OBS.size * cfg.privileged), device=dev)
         self.ref_center = torch.zeros(n, 3, device=dev)
         self.ref_amp = torch.zeros(n, 1, device=dev)
         self.ref_omega = torch.zeros(n, 1, device=dev)
@@ -348,14 +350,16 @@ class QuadrotorEnv:
         return obs + noise * self.noise_std * self.noise_scale
 
     def privileged(self) -> torch.Tensor:
-        """[N, 12] true parameters and rotor speeds: what a privileged teacher sees."""
+        """[N, 13] true parameters, rotor speeds and action latency: what a privileged
+        teacher sees."""
         from sim.quadrotor.family import thrust_to_weight, torque_to_inertia
 
         p = self.sim.params
         return torch.cat((p.mass.log(), thrust_to_weight(p, self.nominal.gravity),
                           torque_to_inertia(p).log(), p.tau_up, p.tau_down, p.km / p.kf,
                           p.arm_length.log(), family_hover_action(p, self.nominal.gravity),
-                          self.sim.state.rpm / p.max_rpm), -1)
+                          self.sim.state.rpm / p.max_rpm,
+                          self.latency.to(p.mass.dtype)[:, None]), -1)
 
     def _rotor_command(self, action: torch.Tensor) -> torch.Tensor | None:
         """Rotor speed command for motors mode (None: rates mode computes per substep)."""
