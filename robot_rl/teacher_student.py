@@ -55,6 +55,11 @@ def _round_line(what: str, row: dict, rounds: int) -> str:
             f"{'n/a' if c is None else f'{c:.2f}'} | {row['seconds']:.1f} s")
 
 
+# The held-out quadrotors (evaluate's seed) are the same whatever the training seed, so
+# runs of different seeds are scored on the same set (robot-rl eval's default --seed 0).
+HELD_OUT_SET = 0
+
+
 def held_out_figures(policy, task: str, env_cfg, episodes: int, seed: int = 0) -> dict:
     """Held-out results of `policy` on the task's evaluation ("hover") and on the 1 m/s
     figure-eight ("track"), each run from a fresh (recurrent) state."""
@@ -167,7 +172,7 @@ def distill_student(cfg: TrainConfig, teacher, teacher_ckpt: Path, out: Path,
         return student, history, None
     if not history:
         untrained = evaluate(act_function(student), cfg.task, cfg.env,
-                             max(1, cfg.runner.eval_episodes), cfg.seed)
+                             max(1, cfg.runner.eval_episodes), HELD_OUT_SET)
         log(f"[student] untrained: {_short(untrained)}")
     n_params = sum(p.numel() for p in student.parameters())
     log(f"[student] GRU {dc.hidden_size} student ({n_params} parameters): rounds "
@@ -198,7 +203,7 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
     old = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    episodes, seed = cfg.runner.eval_episodes, cfg.seed
+    episodes, seed = cfg.runner.eval_episodes, HELD_OUT_SET
 
     dp = data_parallel or DataParallel()
     runner = train_teacher(cfg, out / "teacher", log, dp)
