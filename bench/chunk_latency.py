@@ -2,7 +2,7 @@
 denoiser loop) beside torch eager, DDIM 8 steps, for the diffusion U-Net, the MLP
 denoiser (and the U-Net with the kernel of 5 it had before) and the Gaussian BC baseline.
 
-    python -m bench.chunk_latency [--checkpoint runs/push-t-bc/checkpoint.pt] [--calls 500]
+    python -m bench.chunk_latency [--checkpoint runs/push-t-bc/checkpoint.pt] [--calls 1000]
 
 Latency does not depend on the weights, so without a checkpoint each policy is a
 fresh one of the default size. The process is pinned to one core, torch and
@@ -30,24 +30,31 @@ from sim.tasks.push_t import PushTTaskConfig, push_t_spec
 TARGET_MS = 5.0
 
 
-def timed_side_by_side(fns: dict, inputs: list, rounds: int = 25, warmup: int = 20) -> dict:
+def timed_side_by_side(fns: dict, inputs: list, rounds: int = 5, warmup: int = 20) -> dict:
     """p50/p99/mean ms per callable, timed round-robin (a block of calls each per round) so
     that every one sees the same machine load: this machine's speed drifts by up to 2x
-    over minutes, which made one-after-the-other figures incomparable."""
+    over minutes, which made one-after-the-other figures incomparable.
+
+    The first call of each block follows another model's block, which left the caches
+    cold (torch eager's U-Net most of all): ~5 ms for the U-Net against ~3 ms once warm.
+    In a control loop one policy runs call after call, so p50/p99/mean are of the other
+    calls of each block; the first calls' median is given apart as cold_p50_ms."""
     for fn in fns.values():
         for x in inputs[:warmup]:
             fn(x)
     ms = {name: [] for name in fns}
-    block = max(1, len(inputs) // rounds)
+    cold = {name: [] for name in fns}
+    block = max(2, len(inputs) // rounds)
     for r in range(rounds):
         chunk = inputs[r * block:(r + 1) * block]
         for name, fn in fns.items():
-            for x in chunk:
+            for i, x in enumerate(chunk):
                 t0 = time.perf_counter()
                 fn(x)
-                ms[name].append((time.perf_counter() - t0) * 1e3)
+                (cold if i == 0 else ms)[name].append((time.perf_counter() - t0) * 1e3)
     return {name: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
-                   "mean_ms": float(np.mean(v))} for name, v in ms.items()}
+                   "mean_ms": float(np.mean(v)), "cold_p50_ms": float(np.median(cold[name]))}
+            for name, v in ms.items()}
 
 
 def fresh_policies() -> dict:
@@ -106,16 +113,17 @@ def time_chunk_policies(policies: dict, calls: int, modes: tuple[str, ...] | Non
 
 def summarize(policy, timings: dict) -> dict:
     row = {"parameters": sum(p.numel() for p in policy.parameters()), **timings}
-    best = min(v["p50_ms"] for k, v in timings.items() if k.startswith("onnxruntime"))
-    row["best_onnxruntime_p50_ms"] = best
-    row["meets_5ms_target"] = best <= TARGET_MS
+    ort = [v for k, v in timings.items() if k.startswith("onnxruntime")]
+    row["best_onnxruntime_p50_ms"] = min(v["p50_ms"] for v in ort)
+    row["best_onnxruntime_p99_ms"] = min(v["p99_ms"] for v in ort)
+    row["meets_5ms_target"] = row["best_onnxruntime_p99_ms"] <= TARGET_MS   # p50 and p99
     return row
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", help="a push-t-bc / push-t-dppo checkpoint to time too")
-    ap.add_argument("--calls", type=int, default=500)
+    ap.add_argument("--calls", type=int, default=1000)
     args = ap.parse_args(argv)
     policies = fresh_policies()
     if args.checkpoint:
@@ -133,7 +141,8 @@ def main(argv=None) -> int:
         print(f"{name} ({r['parameters']} parameters): {modes}", flush=True)
     write_result("chunk_latency", {
         "what": "latency per action chunk (obs history -> Ta actions), DDIM 8 steps, batch 1, "
-                "one pinned CPU core, one thread, all timed round-robin in one run",
+                "one pinned CPU core, one thread, all timed round-robin in one run (blocks of "
+                "calls; each block's first call, after another model ran, is cold_p50_ms)",
         "target_ms": TARGET_MS,
         "checkpoint": args.checkpoint, "calls": args.calls, "results": results})
     return 0

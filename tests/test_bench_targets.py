@@ -63,3 +63,25 @@ def test_student_capacity_variants_parse_and_bad_ones_are_named():
     assert parse_variant("12:32,16") == (12, [32, 16])
     with pytest.raises(SystemExit, match="bad variant 'x:32'"):
         parse_variant("x:32")
+
+
+def test_chunk_latency_reports_the_first_call_after_another_model_apart():
+    """Each round-robin block's first call follows another model (cold caches): it is
+    cold_p50_ms, and p50/p99 are of the calls a control loop makes one after another."""
+    import time
+
+    from bench.chunk_latency import timed_side_by_side
+
+    last = {"fn": None}
+
+    def make(name):
+        def fn(_):
+            if last["fn"] != name:          # switched from the other callable: slow
+                time.sleep(0.02)
+            last["fn"] = name
+        return fn
+
+    out = timed_side_by_side({"a": make("a"), "b": make("b")}, list(range(40)), rounds=4,
+                             warmup=1)
+    for r in out.values():
+        assert r["cold_p50_ms"] >= 19.0 and r["p99_ms"] < 10.0
