@@ -23,7 +23,8 @@ def test_rollout_relabels_with_the_teacher_on_full_observations():
     env = _env()
     student = RecurrentActor(22, 4, hidden_size=8, head_hidden=())
     obs = env.reset()
-    seq, _ = rollout(env, privileged_teacher, student, steps=60, student_flies=True, obs=obs)
+    seq, _, _ = rollout(env, privileged_teacher, student, steps=60, student_flies=True,
+                        obs=obs)
     assert seq.obs.shape == (60, 32, 22) and seq.labels.shape == (60, 32, 4)
     assert seq.starts[0].all()                            # state reset at the start
     assert seq.starts[1:].any(dim=0).all()                # every env ended an episode (<= 0.3 s)
@@ -31,6 +32,18 @@ def test_rollout_relabels_with_the_teacher_on_full_observations():
     hover = seq.labels[:, :, 0]
     assert hover.std(dim=1).mean() > 0.01                 # per-robot labels, not one constant
     assert torch.allclose(seq.labels[:, :, 0], seq.labels[:, :, 3])
+
+
+def test_an_episode_that_runs_on_into_the_next_round_keeps_the_students_state():
+    env = _env()
+    student = RecurrentActor(22, 4, hidden_size=8, head_hidden=())
+    obs = env.reset()
+    first, obs, carry = rollout(env, privileged_teacher, student, 3, True, obs)
+    assert first.starts[0].all() and not first.h0.any()    # a first round starts afresh
+    second, _, _ = rollout(env, privileged_teacher, student, 3, True, obs, carry=carry)
+    assert torch.equal(second.h0, carry[0]) and second.h0.abs().sum() > 0
+    assert torch.equal(second.starts[0], carry[1])          # only ended episodes restart
+    assert not second.starts[0].all()
 
 
 def test_behaviour_cloning_then_dagger_reduce_the_imitation_loss():

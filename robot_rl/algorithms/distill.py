@@ -5,7 +5,8 @@ teacher labels every step from the full observation; the student sees only the
 first `student.obs_dim` values and carries its GRU state. In round 0 the teacher
 flies (behaviour cloning); afterwards the student flies (DAgger) and the teacher
 only relabels. The student is trained by truncated backpropagation through time
-on the aggregated sequences, and its hidden state is reset where episodes end.
+on the aggregated sequences, and its hidden state is reset where episodes end. An
+episode that runs on into the next round keeps its state there, as it would in flight.
 """
 
 from __future__ import annotations
@@ -50,18 +51,22 @@ class Sequences:
     obs: torch.Tensor       # [T, B, student_obs] what the student saw
     labels: torch.Tensor    # [T, B, action] the teacher's actions
     starts: torch.Tensor    # [T, B] True where an episode started (reset the state)
+    h0: torch.Tensor        # [B, hidden] the student's state before the first step
 
 
 def rollout(env, teacher: Callable[[torch.Tensor], torch.Tensor], student: RecurrentActor,
             steps: int, student_flies: bool, obs: torch.Tensor,
-            stats: dict | None = None) -> tuple[Sequences, torch.Tensor]:
-    """Collect one round; returns the sequences and the env's next observation.
+            stats: dict | None = None, carry: tuple | None = None
+            ) -> tuple[Sequences, torch.Tensor, tuple]:
+    """Collect one round; returns the sequences, the env's next observation and the carry
+    for the next round: the student's state and which envs start a new episode (a first
+    round, carry None, starts every env afresh).
 
     stats, if given, gathers the finished episodes' success and crash flags (of whoever
     flew) as lists of tensors under "success" and "crashed"."""
     n, d = obs.shape[0], student.obs_dim
-    h = student.initial_state(n)
-    starts = torch.ones(n, dtype=torch.bool)
+    h, starts = carry or (student.initial_state(n), torch.ones(n, dtype=torch.bool))
+    h0 = h.clone()
     seq_obs, seq_lab, seq_start = [], [], []
     with torch.no_grad():
         for _ in range(steps):
@@ -80,7 +85,8 @@ def rollout(env, teacher: Callable[[torch.Tensor], torch.Tensor], student: Recur
                 full = ep["full_length"] | ep["crashed"]   # episodes seen from their start
                 for key in ("success", "crashed"):
                     stats.setdefault(key, []).append(ep[key][full].float())
-    return Sequences(torch.stack(seq_obs), torch.stack(seq_lab), torch.stack(seq_start)), obs
+    seq = Sequences(torch.stack(seq_obs), torch.stack(seq_lab), torch.stack(seq_start), h0)
+    return seq, obs, (h, starts)
 
 
 def train_student(student: RecurrentActor, data: list[Sequences], cfg: DistillConfig,
@@ -90,8 +96,8 @@ def train_student(student: RecurrentActor, data: list[Sequences], cfg: DistillCo
     for _ in range(cfg.epochs):
         total, count = 0.0, 0
         for seq in data:
-            t_len, n = seq.starts.shape
-            h = student.initial_state(n)
+            t_len = seq.starts.shape[0]
+            h = seq.h0
             for t0 in range(0, t_len, cfg.bptt):
                 h = h.detach()
                 loss = 0.0
@@ -124,12 +130,12 @@ def distill(env, teacher, student: RecurrentActor, cfg: DistillConfig,
     optimizer = optimizer or torch.optim.Adam(student.parameters(), lr=cfg.learning_rate)
     obs = env.reset(randomize_episode_start=True)
     data: list[Sequences] = []
-    history = []
+    history, carry = [], None
     for r in range(start_round, cfg.rounds):
         t0 = time.perf_counter()
         stats: dict = {}
-        seq, obs = rollout(env, teacher, student, cfg.steps, student_flies=r > 0, obs=obs,
-                           stats=stats)
+        seq, obs, carry = rollout(env, teacher, student, cfg.steps, student_flies=r > 0,
+                                  obs=obs, stats=stats, carry=carry)
         data = (data + [seq])[-cfg.keep_rounds:]
         loss = train_student(student, data, cfg, optimizer)
         row = {"round": r, "mode": "bc" if r == 0 else "dagger", "loss": loss,
