@@ -363,11 +363,11 @@ class PrivilegedLQR:
     """Each environment's own LQR, designed from its true parameters, on the privileged
     view (`env.privileged`): the rotor thrusts come from the observed rotor speeds and the
     integral is left out, so the command is a function of the observation alone. Where the
-    env delays the action by a control step (the privileged latency), the design includes
-    the delay and the previous command (observed) joins the state: on 1000 held-out
-    quadrotors of quadrotor-adaptive that raises hover success from 0.96 to 0.98. An expert
-    a privileged teacher network can clone. The gains follow the env: a row whose
-    quadrotor the env resampled gets a new design on the next call."""
+    env delays the action (the privileged latency), the design includes a one-step delay
+    (longer delays get the same design) and the previous command (observed) joins the
+    state: on 1000 held-out quadrotors of quadrotor-adaptive that raises hover success
+    from 0.96 to 0.98. An expert a privileged teacher network can clone. The gains follow
+    the env: a row whose quadrotor the env resampled gets a new design on the next call."""
 
     def __init__(self, env, q_diag=LQR_Q_DIAG, r_weight: float = LQR_R_WEIGHT):
         names = [f.name for f in env.spec.observations]

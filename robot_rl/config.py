@@ -203,7 +203,7 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
         # LQR, then PPO from there (distill.teacher_*); then BC + DAgger into a 1,988-
         # parameter GRU student. PPO from scratch plateaued at 0.92 held-out hover success
         # after 1500 iterations (~15 min), its student at 0.82. On 1000 held-out quadrotors
-        # the cloned-and-tuned teacher scores 0.97 and its student 0.90 (seeds 0 and 1):
+        # the cloned-and-tuned teacher scores 0.97 and its student 0.91 (seeds 0 and 1):
         # the student underfits its teacher (60 DAgger rounds ended at loss 0.028 and 0.80,
         # 120 at 0.026 and 0.83 from one PPO teacher; a cosine learning-rate decay or a
         # dense input layer before the GRU gained nothing). runner.* and ppo.* below are
