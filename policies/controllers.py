@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sim.quadrotor.dynamics import BatchedParams, thrust_allocation
+from sim.quadrotor.dynamics import BatchedParams, command_to_rpm, thrust_allocation
 from sim.quadrotor.params import QuadrotorParams, get_preset
 
 
@@ -411,7 +411,7 @@ class PrivilegedLQR:
         hover = p.mass * self.gravity / 4
         motor = max_rotor * obs[:, self.rotors].square() - hover
         x = hover_lqr_state(obs, torch.zeros_like(obs[:, :3]), motor)
-        sent = p.kf * ((obs[:, self.prev_action] + 1.0) * 0.5 * p.max_rpm).square() - hover
+        sent = p.kf * command_to_rpm(obs[:, self.prev_action], p.max_rpm).square() - hover
         u_now = (self.gain @ x.unsqueeze(-1))[..., 0]
         u_late = (self.gain_delayed @ torch.cat((x, sent), -1).unsqueeze(-1))[..., 0]
         delayed = obs[:, self.latency:self.latency + 1] > 0.5

@@ -60,10 +60,10 @@ def _round_line(what: str, row: dict, rounds: int) -> str:
 HELD_OUT_SET = 0
 
 
-def held_out_figures(policy, task: str, env_cfg, episodes: int, seed: int = 0) -> dict:
+def held_out_figures(policy, task: str, env_cfg, episodes: int) -> dict:
     """Held-out results of `policy` on the task's evaluation ("hover") and on the 1 m/s
     figure-eight ("track"), each run from a fresh (recurrent) state."""
-    return {name: evaluate(act_function(policy), task, env_cfg, episodes, seed,
+    return {name: evaluate(act_function(policy), task, env_cfg, episodes, HELD_OUT_SET,
                            overrides=overrides)
             for name, overrides in (("hover", None), ("track", TRACK_EVAL))}
 
@@ -203,7 +203,7 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
     old = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    episodes, seed = cfg.runner.eval_episodes, HELD_OUT_SET
+    episodes = cfg.runner.eval_episodes
 
     dp = data_parallel or DataParallel()
     runner = train_teacher(cfg, out / "teacher", log, dp)
@@ -238,7 +238,7 @@ def run_pipeline(cfg: TrainConfig, out: str | Path, export: bool = True,
         tcfg = teacher_config(cfg)
         for name, policy, env_cfg in (("teacher", teacher, tcfg.env),
                                       ("student", student, cfg.env)):
-            results = held_out_figures(policy, cfg.task, env_cfg, episodes, seed)
+            results = held_out_figures(policy, cfg.task, env_cfg, episodes)
             for key, r in ((name, results["hover"]), (f"{name}_track", results["track"])):
                 evals[key] = {k: r.get(k) for k in FIGURES}
                 log(f"[eval] {key:14s} {_short(r)}")
