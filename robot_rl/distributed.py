@@ -10,6 +10,8 @@ input unchanged, so single-process training goes through the same code.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -135,8 +137,28 @@ def shutdown(barrier: bool = True) -> None:
     connections down while another still holds them can abort the process in gloo)."""
     if dist.is_initialized():
         if barrier:
-            dist.barrier()
+            _last_collective()
         dist.destroy_process_group()
+
+
+def _last_collective(release_timeout_s: float = 5.0) -> None:
+    """A barrier made of one all-reduce, returning only once the backend's worker thread
+    has let go of its tensor.
+
+    A collective's worker thread drops its reference to the tensor after the caller has
+    already been woken, and that drop takes the GIL. If the main thread is by then
+    finalizing the interpreter, the worker thread is killed while it unwinds and the rank
+    aborts ("terminate called without an active exception"; 1 run in ~40 on this CPU, with
+    dist.barrier(), whose work also holds the previous collective). Waiting here, sleeping
+    so the GIL is free, until the tensor's reference count is back to ours closes that.
+    """
+    device = f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
+    flag = torch.zeros(1, device=device)
+    ours = sys.getrefcount(flag)
+    dist.all_reduce(flag)
+    deadline = time.monotonic() + release_timeout_s
+    while sys.getrefcount(flag) > ours and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 __all__ = ["DataParallel", "RANK_SEED_STRIDE", "RankDivergenceError", "init",
