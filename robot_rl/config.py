@@ -203,13 +203,12 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
         # LQR, then PPO from there (distill.teacher_*); then BC + DAgger into a 1,988-
         # parameter GRU student. PPO from scratch plateaued at 0.92 held-out hover success
         # after 1500 iterations (~15 min), its student at 0.82. On 1000 held-out quadrotors
-        # the cloned-and-tuned teacher scores 0.97 and its student 0.91 (seeds 0 and 1):
-        # the student underfits its teacher (60 DAgger rounds ended at loss 0.028 and 0.80,
-        # 120 at 0.026 and 0.83 from one PPO teacher; a cosine learning-rate decay or a
-        # dense input layer before the GRU gained nothing). runner.* and ppo.* below are
+        # the cloned-and-tuned teacher scores 0.97 and its student 0.94 after 200 DAgger
+        # rounds (0.91 after 120, seeds 0 and 1; BPTT over 100 steps instead of 50, a
+        # cosine learning-rate decay or a dense input layer before the GRU gained nothing). runner.* and ppo.* below are
         # the plain PPO run of `--set distill.enabled=false` (the non-adaptive baseline)
         # and of an uncloned teacher.
-        cfg.distill = DistillConfig(rounds=120, steps=200, keep_rounds=8,
+        cfg.distill = DistillConfig(rounds=200, steps=200, keep_rounds=8,
                                     teacher_clone=CloneConfig(rounds=30, steps=100))
         cfg.runner.max_iterations = 1500
     if task == "quadrotor-residual":
