@@ -205,9 +205,10 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
         # after 1500 iterations (~15 min), its student at 0.82. On 1000 held-out quadrotors
         # the cloned-and-tuned teacher scores 0.97 and its student 0.94 after 200 DAgger
         # rounds (0.91 after 120, seeds 0 and 1; BPTT over 100 steps instead of 50, a
-        # cosine learning-rate decay or a dense input layer before the GRU gained nothing). runner.* and ppo.* below are
-        # the plain PPO run of `--set distill.enabled=false` (the non-adaptive baseline)
-        # and of an uncloned teacher.
+        # cosine learning-rate decay or a dense input layer before the GRU gained
+        # nothing). runner.* and ppo.* below are the plain PPO run of
+        # `--set distill.enabled=false` (the non-adaptive baseline) and of an uncloned
+        # teacher.
         cfg.distill = DistillConfig(rounds=200, steps=200, keep_rounds=8,
                                     teacher_clone=CloneConfig(rounds=30, steps=100))
         cfg.runner.max_iterations = 1500

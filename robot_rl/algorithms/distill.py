@@ -66,7 +66,7 @@ def rollout(env, teacher: Callable[[torch.Tensor], torch.Tensor], student: Recur
     flew) as lists of tensors under "success" and "crashed"."""
     n, d = obs.shape[0], student.obs_dim
     h, starts = carry or (student.initial_state(n), torch.ones(n, dtype=torch.bool))
-    h0 = h.clone()
+    h0 = h                                # each step rebinds h; none writes into it
     seq_obs, seq_lab, seq_start = [], [], []
     with torch.no_grad():
         for _ in range(steps):
