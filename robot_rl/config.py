@@ -194,8 +194,8 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
             # only seed 1 (106 s). Re-measured on 2026-11-30, with other random streams (the
             # DR sampling order changed): seed 1 reaches it after 90 s (156 iterations),
             # seeds 0 and 2 plateau at 0.92-0.94 success with 0-2 % crashes through 260
-            # iterations (bench/results/time_to_policy_quadrotor-hover.json). The plateau
-            # sits at the target, so whether a snapshot crosses it is partly chance.
+            # iterations (bench/results/time_to_policy_quadrotor-hover.json), and at
+            # 0.89-0.94 with 0-3 % through 400: below the target, not just short of it.
             # 3 PPO epochs instead of 5 cut an iteration by ~30 % but learned no faster per
             # wall second (the same command that day: 1 of 3 seeds, at 90 s).
             cfg.runner.steps_per_env = 24
