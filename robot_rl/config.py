@@ -191,13 +191,14 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
             # Shorter rollouts, more updates per sample: with 24 steps per env seeds 0/1/2
             # reached success >= 0.95 with crash <= 1 % on 100 held-out episodes after
             # 87/85/71 s of training (2026-11-21); with 32 only seed 2 did (94 s), with 16
-            # only seed 1 (106 s). Re-measured on 2026-11-30, with other random streams (the
-            # DR sampling order changed): seed 1 reaches it after 90 s (156 iterations),
-            # seeds 0 and 2 plateau at 0.92-0.94 success with 0-2 % crashes through 260
-            # iterations (bench/results/time_to_policy_quadrotor-hover.json), and at
-            # 0.89-0.94 with 0-3 % through 400: below the target, not just short of it.
-            # 3 PPO epochs instead of 5 cut an iteration by ~30 % but learned no faster per
-            # wall second (the same command that day: 1 of 3 seeds, at 90 s).
+            # only seed 1 (106 s). Re-measured on 2026-11-30 with other random streams (the
+            # DR sampling order changed): before the yaw-rate cost (env.reward.yaw_rate)
+            # only seed 1 reached it (90 s, 156 iterations), seeds 0 and 2 plateaued at
+            # 0.89-0.94 with 0-3 % crashes through 400 iterations; with it seeds 1 and 2
+            # reach it at iterations 182 and 169 (104 and 91 s, a slow phase of the machine:
+            # 0.55-0.7 s per iteration) and seed 1 ends at 1.00, seed 0 still plateaus at
+            # 0.87-0.93 (bench/results/time_to_policy_quadrotor-hover.json). 3 PPO epochs
+            # instead of 5 cut an iteration by ~30 % but learned no faster per wall second.
             cfg.runner.steps_per_env = 24
         cfg.runner.save_interval = 100
         # Wider initial exploration learns to stabilize much sooner: after 150 iterations

@@ -139,3 +139,20 @@ def test_settle_quantiles_count_unsettled_episodes_as_never():
     q = settle_quantiles(t, torch.tensor([True, True, True, True, False]))
     assert q["settled_rate"] == pytest.approx(0.8) and q["settle_time_median_s"] == 1.5
     assert q["settle_time_p90_s"] is None      # the slowest 10 % never settled
+
+
+def test_yaw_rate_cost_lowers_the_reward_by_its_weight():
+    rewards, yaw_rates = [], []
+    for weight in (0.0, 0.05):
+        cfg = build_config("quadrotor-hover", overrides=[f"env.reward.yaw_rate={weight}"])
+        env = make_env(cfg.task, cfg.env, 16, seed=0)
+        env.reset(seed=0)
+        env.sim.state.ang_vel[:, 2] = torch.linspace(-8.0, 8.0, 16)
+        _, reward, term, _, _ = env.step(env.hover_action.repeat(16, 1))
+        assert not term.any()
+        rewards.append(reward)
+        yaw_rates.append(env.sim.state.ang_vel[:, 2].abs())
+    assert torch.allclose(yaw_rates[0], yaw_rates[1])
+    expected = env.control_dt * 0.05 * yaw_rates[0]
+    assert torch.allclose(rewards[0] - rewards[1], expected, atol=1e-6)
+    assert (expected[[0, -1]] > 1e-3).all()      # spinning rows pay a visible cost
