@@ -40,7 +40,8 @@ def _floats(name: str, values: torch.Tensor | np.ndarray) -> str:
 def _mlp_layers(seq: nn.Sequential) -> tuple[list[nn.Linear], str]:
     """Linear layers of an mlp() and the C expression of its hidden activation."""
     linears = [m for m in seq if isinstance(m, nn.Linear)]
-    acts = {type(m) for m in seq if not isinstance(m, nn.Linear)}
+    acts = {next((a for a in ACTIVATION_C if isinstance(m, a)), type(m))   # Tanh: nn.Tanh
+            for m in seq if not isinstance(m, nn.Linear)}
     if len(acts) > 1:
         raise CExportError(f"mixed activations {sorted(a.__name__ for a in acts)} not supported")
     act = next(iter(acts), nn.Tanh)

@@ -51,11 +51,15 @@ class RolloutStorage:
         total = self.num_steps * self.num_envs
         size = total // num_minibatches
         perm = torch.randperm(total, generator=generator).to(self.obs.device)
-        flat = {
-            "obs": self.obs.flatten(0, 1), "actions": self.actions.flatten(0, 1),
-            "log_probs": self.log_probs.flatten(0, 1), "values": self.values.flatten(0, 1),
-            "returns": self.returns.flatten(0, 1), "advantages": self.advantages.flatten(0, 1),
-        }
+        scalars = {"log_probs": self.log_probs, "values": self.values,
+                   "returns": self.returns, "advantages": self.advantages}
+        # One gather of all the columns per epoch, then slices of it: six gathers per
+        # minibatch were ~6 % of a hover PPO update.
+        shuffled = torch.cat([self.obs.flatten(0, 1), self.actions.flatten(0, 1),
+                              torch.stack(list(scalars.values()), -1).flatten(0, 1)], 1)[perm]
+        obs_dim, action_dim = self.obs.shape[-1], self.actions.shape[-1]
         for i in range(num_minibatches):
-            idx = perm[i * size:(i + 1) * size]
-            yield {k: v[idx] for k, v in flat.items()}
+            rows = shuffled[i * size:(i + 1) * size]
+            obs, actions, rest = rows.split([obs_dim, action_dim, len(scalars)], dim=1)
+            yield {"obs": obs, "actions": actions,
+                   **{k: rest[:, j] for j, k in enumerate(scalars)}}

@@ -71,6 +71,12 @@ def test_mlp_parity_metadata_and_folded_normalizer(tmp_path, mlp):
         assert props[key]
 
 
+def test_training_tanh_exports_as_an_onnx_tanh_node(tmp_path, mlp):
+    export_onnx(mlp, SPEC, tmp_path / "p.onnx", task="test")
+    ops = {node.op_type for node in onnx.load(tmp_path / "p.onnx").graph.node}
+    assert "Tanh" in ops and "Sigmoid" not in ops
+
+
 def test_action_limits_are_folded_in(tmp_path, mlp):
     with torch.no_grad():
         mlp.net[-1].bias.fill_(5.0)

@@ -2,7 +2,9 @@
 
 import pytest
 import torch
+from torch.distributions import Normal
 
+from policies.actor_critic import ActorCritic, Tanh
 from policies.normalizer import RunningNormalizer
 from robot_rl.config import build_config
 from robot_rl.envs import make_env
@@ -24,6 +26,53 @@ def test_gae_matches_hand_computation():
     expected = [d0 + g * lam * d1, d1, d2]
     assert s.advantages[:, 0].tolist() == pytest.approx(expected)
     assert s.returns[:, 0].tolist() == pytest.approx([e + v for e, v in zip(expected, values)])
+
+
+def test_minibatches_cover_every_sample_once_with_its_columns_aligned():
+    t, n = 4, 6
+    s = RolloutStorage(t, n, 2, 3, "cpu")
+    for i in range(t):
+        ids = torch.arange(n, dtype=torch.float32) + 100 * i    # a sample's id in each column
+        s.add(ids[:, None].repeat(1, 2), ids[:, None].repeat(1, 3), ids, ids + 0.5, ids, ids)
+    s.compute_returns(torch.zeros(n), 0.0, 0.0)                 # advantages = rewards - values
+    seen = []
+    for mb in s.minibatches(3, torch.Generator().manual_seed(0)):
+        ids = mb["log_probs"]
+        assert mb["obs"].shape == (8, 2) and mb["actions"].shape == (8, 3) and ids.shape == (8,)
+        assert torch.equal(mb["obs"], ids[:, None].expand(8, 2))
+        assert torch.equal(mb["actions"], ids[:, None].expand(8, 3))
+        assert torch.equal(mb["values"], ids + 0.5)
+        assert torch.equal(mb["advantages"], torch.full((8,), -0.5))
+        assert torch.equal(mb["returns"], ids)
+        seen += ids.tolist()
+    assert sorted(seen) == sorted(s.log_probs.flatten().tolist())
+
+
+def test_fast_tanh_matches_torch_in_value_and_gradient():
+    x = torch.linspace(-12.0, 12.0, 4001, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    y, y_ref = Tanh()(x), torch.tanh(x_ref)
+    assert (y - y_ref).abs().max() < 1e-6
+    grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    y.backward(grad)
+    y_ref.backward(grad)
+    assert (x.grad - x_ref.grad).abs().max() < 1e-6
+    assert torch.autograd.gradcheck(Tanh(), (torch.randn(20, dtype=torch.float64,
+                                                         requires_grad=True),))
+
+
+def test_policy_gaussian_matches_torch_normal():
+    policy = ActorCritic(5, 3, init_std=0.4)
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-1.0, 0.0, 0.7]))
+    obs = torch.randn(64, 5)
+    dist = policy.distribution(obs)
+    ref = Normal(dist.loc, policy.log_std.exp().expand_as(dist.loc))
+    actions = ref.sample()
+    assert torch.allclose(dist.log_prob(actions), ref.log_prob(actions), atol=1e-5)
+    assert torch.allclose(dist.entropy(), ref.entropy(), atol=1e-6)
+    dist.log_prob(actions).sum().backward()                  # gradients reach the log std
+    assert policy.log_std.grad is not None and policy.log_std.grad.abs().sum() > 0
 
 
 def test_normalizer_matches_batch_statistics():

@@ -52,7 +52,10 @@ class PPO:
         self.policy, self.cfg = policy, cfg
         self.dp = data_parallel or DataParallel()
         self.learning_rate = cfg.learning_rate
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
+        # fused: one kernel for all parameters, a third of the time of the per-tensor
+        # loop on CPU for these small networks (bench/ppo_update_speed.py)
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate,
+                                          fused=True)
         self.generator = generator
         self.updates = 0                  # calls of update(): the critic warm-up counts them
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from sim.quadrotor.params import QuadrotorParams
-from sim.quadrotor.rotations import quat_integrate, quat_to_rotmat
+from sim.quadrotor.rotations import quat_integrate, quat_to_body_z, quat_to_rotmat
 
 # Rotor positions in the body frame for unit arm length (x forward, y left).
 ROTOR_X = (1.0, -1.0, -1.0, 1.0)
@@ -140,8 +140,7 @@ def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
     rpm = lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt)
     thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
 
-    rot = quat_to_rotmat(quat)
-    acc = rot[:, :, 2] * (thrust.sum(-1, keepdim=True) / mass)
+    acc = quat_to_body_z(quat) * (thrust.sum(-1, keepdim=True) / mass)
     acc = acc + (ext_force - drag * vel) / mass
     acc = acc - torch.tensor((0.0, 0.0, gravity), device=acc.device)
     ang_acc = (torque + ext_torque - torch.linalg.cross(ang_vel, inertia * ang_vel)) / inertia

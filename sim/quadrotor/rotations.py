@@ -22,6 +22,14 @@ def quat_to_rotmat(q: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, dim=-1).reshape(q.shape[:-1] + (3, 3))
 
 
+def quat_to_body_z(q: torch.Tensor) -> torch.Tensor:
+    """[N, 4] unit quaternions -> [N, 3] body z axis in the world frame: the last column of
+    quat_to_rotmat (the same arithmetic), a third of the work for the thrust direction."""
+    w, x, y, z = q.unbind(-1)
+    return torch.stack((2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)),
+                       dim=-1)
+
+
 def quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Hamilton product a * b of [N, 4] quaternions."""
     aw, ax, ay, az = a.unbind(-1)
