@@ -191,14 +191,13 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
             # Shorter rollouts, more updates per sample: with 24 steps per env seeds 0/1/2
             # reached success >= 0.95 with crash <= 1 % on 100 held-out episodes after
             # 87/85/71 s of training (2026-11-21); with 32 only seed 2 did (94 s), with 16
-            # only seed 1 (106 s). Re-measured on 2026-11-30 with other random streams (the
-            # DR sampling order changed): before the yaw-rate cost (env.reward.yaw_rate)
-            # only seed 1 reached it (90 s, 156 iterations), seeds 0 and 2 plateaued at
-            # 0.89-0.94 with 0-3 % crashes through 400 iterations; with it seeds 1 and 2
-            # reach it at iterations 182 and 169 (104 and 91 s, a slow phase of the machine:
-            # 0.55-0.7 s per iteration) and seed 1 ends at 1.00, seed 0 still plateaus at
-            # 0.87-0.93 (bench/results/time_to_policy_quadrotor-hover.json). 3 PPO epochs
-            # instead of 5 cut an iteration by ~30 % but learned no faster per wall second.
+            # only seed 1 (106 s). Most seeds that miss it plateau at 0.90-0.95 success with
+            # 2-6 % crashes, nearly all from starts tilted 45-60 deg. 4 PPO epochs instead
+            # of 5 (2026-11-30, after the faster update of bench/ppo_update_speed.py; 240
+            # iterations, snapshots every 10): seeds 0-5 reach it at iterations nr / 180 /
+            # 190 / 160 / nr / 200 (4 of 6) against nr / 140 / 210 / nr / nr / nr with 5;
+            # 3 epochs cut an iteration by ~30 % but learned no faster per wall second.
+            cfg.ppo.num_epochs = 4
             cfg.runner.steps_per_env = 24
         cfg.runner.save_interval = 100
         # Wider initial exploration learns to stabilize much sooner: after 150 iterations
