@@ -32,10 +32,13 @@ class PPOConfig:
     normalize_advantages: bool = True
     critic_warmup_iterations: int = 0   # first updates train only the value function (the
                                         # actor keeps its start, e.g. a residual's zero)
+    log_std_lr_scale: float = 1.0       # the policy's log std learns this much faster
 
     def __post_init__(self):
         if self.schedule not in ("adaptive", "fixed"):
             raise ValueError(f"schedule must be 'adaptive' or 'fixed', not {self.schedule!r}")
+        if not self.log_std_lr_scale > 0:
+            raise ValueError(f"log_std_lr_scale must be > 0, got {self.log_std_lr_scale}")
 
 
 class PPO:
@@ -54,15 +57,25 @@ class PPO:
         self.learning_rate = cfg.learning_rate
         # fused: one kernel for all parameters, a third of the time of the per-tensor
         # loop on CPU for these small networks (bench/ppo_update_speed.py)
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate,
+        self.optimizer = torch.optim.Adam(self._param_groups(), lr=cfg.learning_rate,
                                           fused=True)
+        self._set_lr(cfg.learning_rate)
         self.generator = generator
         self.updates = 0                  # calls of update(): the critic warm-up counts them
+
+    def _param_groups(self) -> list[dict]:
+        """One group, or two when the log std has its own learning-rate scale."""
+        scale = self.cfg.log_std_lr_scale
+        if scale == 1.0:
+            return [{"params": list(self.policy.parameters()), "lr_scale": 1.0}]
+        log_std = self.policy.log_std
+        rest = [p for p in self.policy.parameters() if p is not log_std]
+        return [{"params": rest, "lr_scale": 1.0}, {"params": [log_std], "lr_scale": scale}]
 
     def _set_lr(self, lr: float) -> None:
         self.learning_rate = lr
         for g in self.optimizer.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_scale", 1.0)   # older checkpoints: no scale
 
     def update(self, storage: RolloutStorage) -> dict[str, float]:
         cfg, policy = self.cfg, self.policy
@@ -140,6 +153,12 @@ class PPO:
                 "updates": self.updates}
 
     def load_state_dict(self, d: dict) -> None:
+        saved = len(d["optimizer"]["param_groups"])
+        if saved != len(self.optimizer.param_groups):
+            raise ValueError(
+                f"the checkpoint's optimizer has {saved} parameter group(s), this run "
+                f"{len(self.optimizer.param_groups)}: ppo.log_std_lr_scale differs between "
+                "them (1.0 gives one group); resume with the checkpoint's value")
         self.optimizer.load_state_dict(d["optimizer"])
         self._set_lr(d["learning_rate"])
         self.updates = d.get("updates", 0)
