@@ -31,7 +31,7 @@ class _SigmoidTanh(torch.autograd.Function):
 
 class Tanh(nn.Tanh):
     """nn.Tanh through the sigmoid kernel: torch's CPU tanh is ~3x slower than its sigmoid
-    on this machine (bench/tanh_speed.py), and tanh was a fifth of a PPO update. Same
+    on this machine (bench/ppo_update_speed.py), and tanh was a fifth of a PPO update. Same
     values to ~2e-7; exports to ONNX as a plain Tanh node."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +76,7 @@ class Actor(nn.Module):
 
 class DiagGaussian(Normal):
     """Normal with a state-independent log std kept: log_prob and entropy take no log
-    per element, and no argument validation (the update calls them 80 times)."""
+    per element, and no argument validation (PPO calls them for every minibatch)."""
 
     def __init__(self, mean: torch.Tensor, log_std: torch.Tensor):
         super().__init__(mean, log_std.exp().expand_as(mean), validate_args=False)

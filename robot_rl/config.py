@@ -201,7 +201,9 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
             # The action std must shrink from 0.3 to ~0.1 before the hover gets precise
             # (training success rises below ~0.11, near iteration 180): with the log std's
             # learning rate x3, seeds 0-5 reach the target at iterations 190 / 190 / 210 /
-            # 190 / nr / 160 (5 of 6) against nr / 180 / 190 / 160 / nr / 200 (4 of 6).
+            # 190 / nr / 160 (5 of 6) against nr / 180 / 190 / 160 / nr / 200 (4 of 6);
+            # 64 / 69 / 75 s for seeds 0-2 at 0.33-0.37 s per iteration
+            # (bench/results/time_to_policy_quadrotor-hover.json).
             cfg.ppo.log_std_lr_scale = 3.0
             cfg.runner.steps_per_env = 24
         cfg.runner.save_interval = 100
