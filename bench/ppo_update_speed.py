@@ -4,7 +4,7 @@ one process (rounds alternate, medians reported):
 - the hidden activation on a [3072, 64] minibatch, forward + backward: torch's nn.Tanh
   against policies.actor_critic.Tanh (2 sigmoid(2x) - 1);
 - one Adam step over the hover actor-critic: the per-tensor loop against fused=True;
-- one whole PPO update (5 epochs x 8 minibatches of a 1024 x 24 hover rollout) with the
+- one whole PPO update (hover: 4 epochs x 8 minibatches of a 1024 x 24 rollout) with the
   policy's activations swapped to nn.Tanh against the default.
 
     python -m bench.ppo_update_speed [--rounds 15]
