@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.common import write_result
+from bench.common import timed_side_by_side, write_result
 from policies.chunk_export import export_chunk_policy
 from policies.chunk_runtime import ChunkPolicyRuntime
 from policies.diffusion import DiffusionConfig, DiffusionPolicy
@@ -28,33 +27,6 @@ from policies.gaussian_bc import GaussianChunkPolicy
 from sim.tasks.push_t import PushTTaskConfig, push_t_spec
 
 TARGET_MS = 5.0
-
-
-def timed_side_by_side(fns: dict, inputs: list, rounds: int = 5, warmup: int = 20) -> dict:
-    """p50/p99/mean ms per callable, timed round-robin (a block of calls each per round) so
-    that every one sees the same machine load: this machine's speed drifts by up to 2x
-    over minutes, which made one-after-the-other figures incomparable.
-
-    The first call of each block follows another model's block, which left the caches
-    cold (torch eager's U-Net most of all): ~5 ms for the U-Net against ~3 ms once warm.
-    In a control loop one policy runs call after call, so p50/p99/mean are of the other
-    calls of each block; the first calls' median is given apart as cold_p50_ms."""
-    for fn in fns.values():
-        for x in inputs[:warmup]:
-            fn(x)
-    ms = {name: [] for name in fns}
-    cold = {name: [] for name in fns}
-    block = max(2, len(inputs) // rounds)
-    for r in range(rounds):
-        chunk = inputs[r * block:(r + 1) * block]
-        for name, fn in fns.items():
-            for i, x in enumerate(chunk):
-                t0 = time.perf_counter()
-                fn(x)
-                (cold if i == 0 else ms)[name].append((time.perf_counter() - t0) * 1e3)
-    return {name: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
-                   "mean_ms": float(np.mean(v)), "cold_p50_ms": float(np.median(cold[name]))}
-            for name, v in ms.items()}
 
 
 def fresh_policies() -> dict:

@@ -8,6 +8,8 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -35,3 +37,30 @@ def write_result(name: str, data: dict) -> Path:
     path.write_text(json.dumps(data, indent=1))
     print(f"wrote {path}")
     return path
+
+
+def timed_side_by_side(fns: dict, inputs: list, rounds: int = 5, warmup: int = 20) -> dict:
+    """p50/p99/mean ms per callable, timed round-robin (a block of calls each per round) so
+    that every one sees the same machine load: this machine's speed drifts by up to 2x
+    over minutes, which made one-after-the-other figures incomparable.
+
+    The first call of each block follows another model's block, which left the caches
+    cold (torch eager's U-Net most of all): ~5 ms for the U-Net against ~3 ms once warm.
+    In a control loop one policy runs call after call, so p50/p99/mean are of the other
+    calls of each block; the first calls' median is given apart as cold_p50_ms."""
+    for fn in fns.values():
+        for x in inputs[:warmup]:
+            fn(x)
+    ms = {name: [] for name in fns}
+    cold = {name: [] for name in fns}
+    block = max(2, len(inputs) // rounds)
+    for r in range(rounds):
+        chunk = inputs[r * block:(r + 1) * block]
+        for name, fn in fns.items():
+            for i, x in enumerate(chunk):
+                t0 = time.perf_counter()
+                fn(x)
+                (cold if i == 0 else ms)[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
+                   "mean_ms": float(np.mean(v)), "cold_p50_ms": float(np.median(cold[name]))}
+            for name, v in ms.items()}

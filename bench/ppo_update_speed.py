@@ -1,5 +1,5 @@
 """Where a hover PPO iteration's time goes, and what the faster kernels buy, side by side in
-one process (rounds alternate, medians reported):
+one process (bench.common.timed_side_by_side: round-robin blocks, medians reported):
 
 - the hidden activation on a [3072, 64] minibatch, forward + backward: torch's nn.Tanh
   against policies.actor_critic.Tanh (2 sigmoid(2x) - 1);
@@ -13,31 +13,15 @@ one process (rounds alternate, medians reported):
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch import nn
 
-from bench.common import write_result
+from bench.common import timed_side_by_side, write_result
 from policies.actor_critic import ActorCritic, Tanh
 from robot_rl.config import build_config
 from robot_rl.envs import make_env
 from robot_rl.runners.on_policy import OnPolicyRunner
-
-
-def paired(variants: dict, rounds: int, repeats: int) -> dict:
-    """Median seconds per call of each variant, rounds alternating between them."""
-    times = {k: [] for k in variants}
-    for fn in variants.values():
-        fn()                                        # warm-up
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            for _ in range(repeats):
-                fn()
-            times[name].append((time.perf_counter() - start) / repeats)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def activation_variants() -> dict:
@@ -45,7 +29,7 @@ def activation_variants() -> dict:
     grad = torch.randn(3072, 64)
 
     def run(act):
-        def call():
+        def call(_):
             x.grad = None
             act(x).backward(grad)
         return call
@@ -56,8 +40,11 @@ def adam_variants() -> dict:
     policy = ActorCritic(22, 4)
     obs = torch.randn(3072, 22)
     (policy.value(obs).sum() + policy.actor(obs).sum()).backward()
-    return {name: torch.optim.Adam(policy.parameters(), lr=1e-6, fused=fused).step
-            for name, fused in (("per-tensor loop", False), ("fused", True))}
+
+    def variant(fused: bool):
+        step = torch.optim.Adam(policy.parameters(), lr=1e-6, fused=fused).step
+        return lambda _: step()
+    return {"per-tensor loop": variant(False), "fused": variant(True)}
 
 
 def swap_activations(policy: nn.Module, cls: type) -> None:
@@ -78,7 +65,7 @@ def update_variants() -> tuple[dict, dict]:
     row = runner.history[-1]
 
     def update(cls):
-        def call():
+        def call(_):
             swap_activations(runner.policy, cls)
             runner.ppo.update(runner.storage)
         return call
@@ -91,17 +78,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
     result = {"rounds": args.rounds}
-    for name, variants, repeats in (("activation_fwd_bwd_us", activation_variants(), 20),
-                                    ("adam_step_us", adam_variants(), 20)):
-        med = paired(variants, args.rounds, repeats)
-        result[name] = {k: round(v * 1e6, 1) for k, v in med.items()}
+    for name, variants in (("activation_fwd_bwd_us", activation_variants()),
+                           ("adam_step_us", adam_variants())):
+        med = timed_side_by_side(variants, [None] * (20 * args.rounds), args.rounds)
+        result[name] = {k: round(v["p50_ms"] * 1e3, 1) for k, v in med.items()}
         print(name, result[name])
     variants, shares = update_variants()
     print(f"one hover iteration (first, with warm-up): rollout {shares['rollout_s']:.3f} s, "
           f"update {shares['update_s']:.3f} s")
-    med = paired(variants, max(args.rounds // 3, 3), 1)
-    result["ppo_update_ms"] = {k: round(v * 1e3, 1) for k, v in med.items()}
-    result["ppo_update_ratio"] = round(med["sigmoid Tanh"] / med["nn.Tanh"], 3)
+    rounds = max(args.rounds // 3, 3)
+    med = timed_side_by_side(variants, [None] * (3 * rounds), rounds, warmup=1)
+    result["ppo_update_ms"] = {k: round(v["p50_ms"], 1) for k, v in med.items()}
+    result["ppo_update_ratio"] = round(med["sigmoid Tanh"]["p50_ms"]
+                                       / med["nn.Tanh"]["p50_ms"], 3)
     print("ppo_update_ms", result["ppo_update_ms"], "ratio", result["ppo_update_ratio"])
     write_result("ppo_update_speed", result)
 

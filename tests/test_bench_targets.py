@@ -70,7 +70,7 @@ def test_chunk_latency_reports_the_first_call_after_another_model_apart():
     cold_p50_ms, and p50/p99 are of the calls a control loop makes one after another."""
     import time
 
-    from bench.chunk_latency import timed_side_by_side
+    from bench.common import timed_side_by_side
 
     last = {"fn": None}
 
