@@ -20,6 +20,7 @@ class RolloutStorage:
         self.rewards = z()
         self.dones = z()
         self.returns = z()
+        self.last_obs = torch.zeros(n, obs_dim, device=device)  # after the last step
         self.advantages = z()
         self.num_steps, self.num_envs, self.step = t, n, 0
 
@@ -34,16 +35,19 @@ class RolloutStorage:
     def clear(self) -> None:
         self.step = 0
 
-    def compute_returns(self, last_values: torch.Tensor, gamma: float, lam: float) -> None:
-        """Generalized advantage estimation; returns = advantages + values."""
+    def compute_returns(self, last_values: torch.Tensor, gamma: float, lam: float,
+                        values: torch.Tensor | None = None) -> None:
+        """Generalized advantage estimation; returns = advantages + values. `values`: [T, N]
+        estimates to use instead of the stored ones (which the value clipping keeps)."""
+        values = self.values if values is None else values
         adv = torch.zeros_like(last_values)
         for t in reversed(range(self.num_steps)):
-            next_values = last_values if t == self.num_steps - 1 else self.values[t + 1]
+            next_values = last_values if t == self.num_steps - 1 else values[t + 1]
             not_done = 1.0 - self.dones[t]
-            delta = self.rewards[t] + gamma * next_values * not_done - self.values[t]
+            delta = self.rewards[t] + gamma * next_values * not_done - values[t]
             adv = delta + gamma * lam * not_done * adv
             self.advantages[t] = adv
-        self.returns = self.advantages + self.values
+        self.returns = self.advantages + values
 
     def minibatches(self, num_minibatches: int, generator: torch.Generator | None = None
                     ) -> Iterator[dict[str, torch.Tensor]]:

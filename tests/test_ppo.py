@@ -93,6 +93,28 @@ def test_log_std_learning_rate_scale_follows_the_schedule():
         PPOConfig(log_std_lr_scale=0.0)
 
 
+def test_recomputed_advantages_come_from_the_current_critic():
+    torch.manual_seed(0)
+    policy = ActorCritic(3, 2, (8,), (8,))
+    s = RolloutStorage(4, 5, 3, 2, "cpu")
+    for _ in range(4):
+        s.add(torch.randn(5, 3), torch.randn(5, 2), torch.randn(5), torch.randn(5),
+              torch.randn(5), (torch.rand(5) < 0.3).float())
+    s.last_obs.copy_(torch.randn(5, 3))
+    s.compute_returns(torch.randn(5), 0.9, 0.8)          # rollout-time (here: random) values
+    stored = s.values.clone()
+    PPO(policy, PPOConfig(gamma=0.9, lam=0.8))._recompute_advantages(s)
+    expected = RolloutStorage(4, 5, 3, 2, "cpu")
+    with torch.no_grad():
+        for t in range(4):
+            expected.add(s.obs[t], s.actions[t], s.log_probs[t], policy.value(s.obs[t]),
+                         s.rewards[t], s.dones[t])
+        expected.compute_returns(policy.value(s.last_obs), 0.9, 0.8)
+    assert torch.allclose(s.advantages, expected.advantages, atol=1e-6)
+    assert torch.allclose(s.returns, expected.returns, atol=1e-6)
+    assert torch.equal(s.values, stored)                  # the value clipping keeps its anchor
+
+
 def test_normalizer_matches_batch_statistics():
     n = RunningNormalizer(3)
     data = torch.randn(10_000, 3) * torch.tensor([1.0, 5.0, 0.1]) + torch.tensor([2.0, -1.0, 0.0])

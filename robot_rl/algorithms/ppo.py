@@ -33,6 +33,7 @@ class PPOConfig:
     critic_warmup_iterations: int = 0   # first updates train only the value function (the
                                         # actor keeps its start, e.g. a residual's zero)
     log_std_lr_scale: float = 1.0       # the policy's log std learns this much faster
+    recompute_advantages: bool = False  # GAE again with the critic of each epoch's start
 
     def __post_init__(self):
         if self.schedule not in ("adaptive", "fixed"):
@@ -82,7 +83,9 @@ class PPO:
         stats = {"value_loss": 0.0, "surrogate_loss": 0.0, "entropy": 0.0, "kl": 0.0,
                  "clip_fraction": 0.0}
         n_updates = 0
-        for _ in range(cfg.num_epochs):
+        for epoch in range(cfg.num_epochs):
+            if epoch > 0 and cfg.recompute_advantages:
+                self._recompute_advantages(storage)
             for mb in storage.minibatches(cfg.num_minibatches, self.generator):
                 dist = policy.distribution(mb["obs"])
                 log_probs = dist.log_prob(mb["actions"]).sum(-1)
@@ -133,6 +136,14 @@ class PPO:
         stats["learning_rate"] = self.learning_rate
         stats["action_std"] = policy.log_std.exp().mean().item()
         return stats
+
+    @torch.no_grad()
+    def _recompute_advantages(self, storage: RolloutStorage) -> None:
+        """Advantages and value targets from the critic as it is now (Andrychowicz et al.
+        2021, "What matters in on-policy RL": once per pass over the data)."""
+        values = self.policy.value(storage.obs.flatten(0, 1)).view_as(storage.values)
+        storage.compute_returns(self.policy.value(storage.last_obs), self.cfg.gamma,
+                                self.cfg.lam, values)
 
     def _global_stats(self, log_ratio: torch.Tensor, adv: torch.Tensor
                       ) -> tuple[float, torch.Tensor, torch.Tensor]:

@@ -165,6 +165,7 @@ class OnPolicyRunner:
                         stats.add(info["episode"])
                     obs = next_obs
                 last_values = policy.value(obs)
+            storage.last_obs.copy_(obs)
             storage.compute_returns(last_values, gamma, cfg.ppo.lam)
             rollout_s = time.perf_counter() - start
             losses = self.ppo.update(storage)
