@@ -202,15 +202,18 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
             # (training success rises below ~0.11, near iteration 180): with the log std's
             # learning rate x3, seeds 0-5 reach the target at iterations 190 / 190 / 210 /
             # 190 / nr / 160 (5 of 6) against nr / 180 / 190 / 160 / nr / 200 (4 of 6);
-            # 64 / 69 / 75 s for seeds 0-2 at 0.33-0.37 s per iteration
-            # (bench/results/time_to_policy_quadrotor-hover.json).
+            # 64 / 69 / 75 s for seeds 0-2 at 0.33-0.37 s per iteration.
             cfg.ppo.log_std_lr_scale = 3.0
             # GAE again at each epoch's start, with the critic as it then is: held-out
             # success rises ~30 iterations sooner (seed 0: 0.85 at iteration 130 against
             # 0.41; seeds 0-2 first reach the target at 190 / 190 / 140 against 190 / 190 /
-            # 210, 2026-11-30). An update overlapped with the next rollout in a second
-            # process cut an iteration from ~0.34 to ~0.22 s, but its data one update old
-            # learned far slower (seed 0 stuck at ~0.90 success, 2-5 % crashes, by 290).
+            # 210, 2026-11-30; bench/results/time_to_policy_quadrotor-hover.json: 143 / 139 /
+            # 107 s, in a phase of 0.70-0.77 s per iteration). An update overlapped with the
+            # next rollout in a second process cut an iteration from ~0.34 to ~0.22 s, but its
+            # data one update old learned far slower (seed 0 stuck at ~0.90 success, 2-5 %
+            # crashes, by 290). Probed on top of it (2026-12-01): ppo.desired_kl 0.02 reached
+            # the target at 180 / 140 / nr / 150 (seeds 0-3: no better, more crashes); a crash
+            # penalty of 5 and an angular-rate cost of 0.05 reached it later or not at all.
             cfg.ppo.recompute_advantages = True
             cfg.runner.steps_per_env = 24
         cfg.runner.save_interval = 100
