@@ -3,11 +3,13 @@ on 100 held-out initial conditions, through the same CLI commands a user runs.
 
     python -m bench.push_t [--episodes 1000] [--bc-epochs 40] [--dppo-iterations 100]
                            [--out runs/bench_push_t] [--skip-dppo] [--reuse]
+    python -m bench.push_t --set bc.diffusion.denoiser=mlp --out runs/bench_push_t_mlp \
+                           --result push_t_mlp        # the MLP denoiser instead of the U-Net
 
 1000 demonstrations for 40 epochs is the same ~9.8 k gradient steps as 200 for 200
 (diffusion BC 0.31 against 0.18-0.27 held-out success).
 
-Writes bench/results/push_t.json: for each policy the held-out success, the
+Writes bench/results/push_t.json (or --result): for each policy the held-out success, the
 demonstrations, epochs / gradient steps, environment steps and wall time.
 """
 
@@ -60,6 +62,8 @@ def main(argv=None) -> int:
                     help="extra config override for both BC runs (repeatable)")
     ap.add_argument("--dppo-set", action="append", default=[],
                     help="extra config override for the DPPO run (repeatable)")
+    ap.add_argument("--result", default="push_t",
+                    help="name of the result file under bench/results (default push_t)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     data = out / "demos"
@@ -80,7 +84,7 @@ def main(argv=None) -> int:
                         "--set", f"bc.policy={policy}", "--set", f"bc.epochs={args.bc_epochs}",
                         *extra])
             results[name] = summary(folder, wall)
-            write_result("push_t", results)      # keep what is done if a later stage fails
+            write_result(args.result, results)      # keep what is done if a later stage fails
     if not args.skip_dppo:
         folder = out / "diffusion_dppo"
         wall = run(["train", "push-t-dppo", "--init", str(out / "diffusion_bc" / "checkpoint.pt"),
@@ -95,7 +99,7 @@ def main(argv=None) -> int:
                                              - dppo["start_eval"]["success_rate"])
     print(json.dumps({k: v.get("success_rate") if isinstance(v, dict) else v
                       for k, v in results.items()}, indent=1))
-    write_result("push_t", results)
+    write_result(args.result, results)
     return 0
 
 
