@@ -40,8 +40,10 @@ def update(data: dict, envs: slice, dp: distributed.DataParallel) -> tuple[dict,
             actions = dist.mean + dist.stddev * data["noise"][t, envs]
             storage.add(obs, actions, dist.log_prob(actions).sum(-1), policy.value(obs),
                         data["rewards"][t, envs], data["dones"][t, envs])
-        storage.compute_returns(policy.value(data["last_obs"][envs]), 0.99, 0.95)
-    cfg = PPOConfig(num_epochs=4, num_minibatches=1, desired_kl=1e-4, learning_rate=3e-3)
+        storage.last_obs.copy_(data["last_obs"][envs])
+        storage.compute_returns(policy.value(storage.last_obs), 0.99, 0.95)
+    cfg = PPOConfig(num_epochs=4, num_minibatches=1, desired_kl=1e-4, learning_rate=3e-3,
+                    recompute_advantages=True)
     ppo = PPO(policy, cfg, torch.Generator().manual_seed(1), dp)
     stats = ppo.update(storage)
     dp.check_in_sync(policy, 1)

@@ -27,14 +27,20 @@ def test_zoo_policy_reproduces_recorded_eval(record_path, capsys):
     assert runtime.metadata["weights_sha256"] == record["weights_sha256"]
     assert main(["eval", str(policy), "--episodes", str(record["eval"]["episodes"]), "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("success_rate", "crash_rate", "episodes"):
+    assert result["episodes"] == record["eval"]["episodes"]
+    if "final_keypoint_err_median_m" in record["eval"]:    # push-t chunk policies
+        # Contact-rich pushing is chaotic: another CPU's SIMD paths (onnxruntime, MuJoCo)
+        # flip a few of the 100 episodes. On an AMD EPYC the records made on a Xeon came
+        # out 0.31 / 0.54 -> 0.29 / 0.57 success (BC / DPPO) and 4-5 % apart in median
+        # keypoint error; the BC and DPPO policies differ by 0.26 success and 10x in it.
+        assert result["success_rate"] == pytest.approx(record["eval"]["success_rate"], abs=0.05)
+        assert result["final_keypoint_err_median_m"] == pytest.approx(
+            record["eval"]["final_keypoint_err_median_m"], rel=0.1)
+        return
+    for key in ("success_rate", "crash_rate"):
         assert result.get(key) == record["eval"].get(key), key
     # errors to 1e-3: another CPU's SIMD paths (torch, onnxruntime) move them by ~1e-4 over
     # 100 episodes (quadrotor-track RMS 1.2e-4 on an AVX-512 FP16 Xeon); another policy or
     # evaluation setting moves them by percent
-    if "final_keypoint_err_median_m" in record["eval"]:    # push-t chunk policies
-        assert result["final_keypoint_err_median_m"] == pytest.approx(
-            record["eval"]["final_keypoint_err_median_m"], rel=1e-3)
-        return
     if record["eval"]["pos_err_rms_m"] is not None:
         assert result["pos_err_rms_m"] == pytest.approx(record["eval"]["pos_err_rms_m"], rel=1e-3)
