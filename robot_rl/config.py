@@ -213,7 +213,8 @@ def default_config(task: str) -> TrainConfig | ChunkTrainConfig:
             # data one update old learned far slower (seed 0 stuck at ~0.90 success, 2-5 %
             # crashes, by 290). Probed on top of it (2026-12-01): ppo.desired_kl 0.02 reached
             # the target at 180 / 140 / nr / 150 (seeds 0-3: no better, more crashes); a crash
-            # penalty of 5 and an angular-rate cost of 0.05 reached it later or not at all.
+            # penalty of 5, an angular-rate cost of 0.05 and no value clipping (170 / nr /
+            # 180) reached it later or not at all.
             cfg.ppo.recompute_advantages = True
             cfg.runner.steps_per_env = 24
         cfg.runner.save_interval = 100
