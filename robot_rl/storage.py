@@ -7,6 +7,21 @@ from typing import Iterator
 import torch
 
 
+def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor,
+        last_values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """Generalized advantage estimation over [T, N] steps; `last_values` [N] bootstraps
+    the state after the last step, a done step does not look past itself."""
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(last_values)
+    for t in reversed(range(len(rewards))):
+        next_values = last_values if t == len(rewards) - 1 else values[t + 1]
+        not_done = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_values * not_done - values[t]
+        last = delta + gamma * lam * not_done * last
+        adv[t] = last
+    return adv
+
+
 class RolloutStorage:
     """Fixed-size buffer of T steps for N environments."""
 
@@ -40,13 +55,7 @@ class RolloutStorage:
         """Generalized advantage estimation; returns = advantages + values. `values`: [T, N]
         estimates to use instead of the stored ones (which the value clipping keeps)."""
         values = self.values if values is None else values
-        adv = torch.zeros_like(last_values)
-        for t in reversed(range(self.num_steps)):
-            next_values = last_values if t == self.num_steps - 1 else values[t + 1]
-            not_done = 1.0 - self.dones[t]
-            delta = self.rewards[t] + gamma * next_values * not_done - values[t]
-            adv = delta + gamma * lam * not_done * adv
-            self.advantages[t] = adv
+        self.advantages = gae(self.rewards, values, self.dones, last_values, gamma, lam)
         self.returns = self.advantages + values
 
     def minibatches(self, num_minibatches: int, generator: torch.Generator | None = None

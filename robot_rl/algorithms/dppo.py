@@ -26,6 +26,7 @@ from torch import nn
 
 from policies.actor_critic import mlp
 from policies.diffusion import DiffusionPolicy
+from robot_rl.storage import gae
 
 
 @dataclass
@@ -201,16 +202,8 @@ class DPPO:
 
     def advantages(self, b: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """GAE over executed chunks: (advantages, returns), both [S, N]."""
-        cfg = self.cfg
-        adv = torch.zeros_like(b["reward"])
-        last = torch.zeros_like(b["last_value"])
-        next_value = b["last_value"]
-        for t in reversed(range(len(adv))):
-            nonterminal = 1.0 - b["done"][t]
-            delta = b["reward"][t] + cfg.gamma * next_value * nonterminal - b["value"][t]
-            last = delta + cfg.gamma * cfg.lam * nonterminal * last
-            adv[t] = last
-            next_value = b["value"][t]
+        adv = gae(b["reward"], b["value"], b["done"], b["last_value"], self.cfg.gamma,
+                  self.cfg.lam)
         return adv, adv + b["value"]
 
     # -- updates --------------------------------------------------------------------------
