@@ -77,13 +77,20 @@ def meets_target(row: dict, success: float = 0.95) -> bool:
     return row["success_rate"] >= success - 1e-6 and row["crash_rate"] <= 0.01 + 1e-6
 
 
+# What defines the held-out episodes, taken from quadrotor-hover's defaults whatever the
+# run trained with: DR ranges, episode length, start distribution and success test.
+HELD_OUT_FIELDS = ("dr", "episode_s", "init_pos_m", "init_vel_mps", "init_tilt_deg",
+                   "init_ang_vel", "bounds_m", "max_ang_vel", "success_window_s", "success_pos_m",
+                   "success_tilt_deg")
+
+
 def hover_episodes(cfg):
-    """The env a snapshot is evaluated in: its own, but with quadrotor-hover's default DR
-    for another task (the residual trains under a wider one), so that every task's time
-    and env steps to the target are measured on the same held-out episodes."""
-    if cfg.task == "quadrotor-hover":
-        return cfg.env
-    return replace(cfg.env, dr=build_config("quadrotor-hover").env.dr)
+    """The env a snapshot is evaluated in: its own (action mode, preset, rate), with
+    quadrotor-hover's default held-out episodes (HELD_OUT_FIELDS), so that every task and
+    every training variant is measured on the same episodes (the residual, for one, trains
+    under a wider DR)."""
+    default = build_config("quadrotor-hover").env
+    return replace(cfg.env, **{k: getattr(default, k) for k in HELD_OUT_FIELDS})
 
 
 def evaluate_snapshots(out: Path, seed: int, episodes: int = 100

@@ -35,7 +35,22 @@ def test_snapshots_of_every_task_are_scored_on_the_hover_tasks_episodes():
     assert scored.dr == hover.env.dr
     assert (scored.base, scored.residual_scale) == (residual.env.base,
                                                       residual.env.residual_scale)
-    assert hover_episodes(hover) is hover.env
+    assert hover_episodes(hover) == hover.env
+
+
+def test_a_run_trained_on_other_episodes_is_scored_on_the_default_held_out_ones():
+    """A training-only change (shorter episodes, gentler starts) must not change the test."""
+    from bench.hover_time import hover_episodes
+    from robot_rl.config import build_config
+
+    hover = build_config("quadrotor-hover").env
+    probe = build_config("quadrotor-hover", overrides=[
+        "env.episode_s=3", "env.init_tilt_deg=30", "env.dr.mass.high=1.5",
+        "env.success_pos_m=0.2", "env.action_mode=rates"])
+    scored = hover_episodes(probe)
+    assert (scored.episode_s, scored.init_tilt_deg, scored.success_pos_m) == (5.0, 60.0, 0.05)
+    assert scored.dr == hover.dr
+    assert scored.action_mode == "rates"              # the policy's own interface stays
 
 
 def test_env_steps_against_scratch_to_the_target_and_to_scratchs_best_success():
