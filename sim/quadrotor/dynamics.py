@@ -133,16 +133,13 @@ def lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt: float):
     return rpm_cmd + (rpm - rpm_cmd) * torch.exp(-dt / tau)
 
 
-def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
-                 mass, inertia, kf, km, arm_length, tau_up, tau_down, drag,
-                 ext_force, ext_torque, geometry, gravity: float, dt: float):
-    """One semi-implicit Euler step; a pure function so torch.compile can fuse it."""
-    rpm = lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt)
-    thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
-
+def rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag,
+                    ext_force, ext_torque, gravity, dt: float):
+    """Semi-implicit Euler for the body given rotor thrusts [N, 4] and torque [N, 3];
+    `gravity` is the world vector (0, 0, g)."""
     acc = quat_to_body_z(quat) * (thrust.sum(-1, keepdim=True) / mass)
     acc = acc + (ext_force - drag * vel) / mass
-    acc = acc - torch.tensor((0.0, 0.0, gravity), device=acc.device)
+    acc = acc - gravity
     ang_acc = (torque + ext_torque - torch.linalg.cross(ang_vel, inertia * ang_vel)) / inertia
 
     # Velocities first, then positions and attitude with the new velocities.
@@ -150,7 +147,43 @@ def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
     ang_vel = ang_vel + ang_acc * dt
     pos = pos + vel * dt
     quat = quat_integrate(quat, ang_vel, dt)
-    return pos, vel, quat, ang_vel, rpm
+    return pos, vel, quat, ang_vel
+
+
+def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
+                 mass, inertia, kf, km, arm_length, tau_up, tau_down, drag,
+                 ext_force, ext_torque, geometry, gravity: float, dt: float):
+    """One semi-implicit Euler step; a pure function so torch.compile can fuse it."""
+    rpm = lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt)
+    thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
+    g = torch.tensor((0.0, 0.0, gravity), device=pos.device)
+    return (*rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag,
+                             ext_force, ext_torque, g, dt), rpm)
+
+
+def step_constants(tau_up, tau_down, geometry, gravity: float, dt: float
+                   ) -> dict[str, torch.Tensor]:
+    """What physics_substep needs besides the state, fixed while the parameters are:
+    the rotor-lag decays over dt, the maps from rotor thrusts to torque, gravity."""
+    return {"decay_up": torch.exp(-dt / tau_up), "decay_down": torch.exp(-dt / tau_down),
+            "roll_pitch_map": torch.stack((geometry[1], -geometry[0]), -1),   # [4, 2]
+            "yaw_sign": geometry[2].unsqueeze(-1),                            # [4, 1]
+            "gravity": torch.tensor((0.0, 0.0, gravity), device=tau_up.device)}
+
+
+def physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km,
+                    arm_length, drag, ext_force, ext_torque, consts: dict[str, torch.Tensor],
+                    dt: float):
+    """physics_step with its step_constants computed once for several steps: the same
+    floats as lag_rotor_speed and rotor_wrench, in a third of the tensor operations."""
+    decay = torch.where(rpm_cmd > rpm, consts["decay_up"], consts["decay_down"])
+    rpm = rpm_cmd + (rpm - rpm_cmd) * decay
+    rpm2 = rpm * rpm
+    thrust = kf * rpm2
+    torque = torch.cat(((thrust @ consts["roll_pitch_map"]) * arm_length,
+                        (km * rpm2) @ consts["yaw_sign"]), -1)
+    return (*rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag,
+                             ext_force, ext_torque, consts["gravity"], dt), rpm)
 
 
 class QuadrotorSim:
@@ -186,12 +219,19 @@ class QuadrotorSim:
     def step(self, rpm_cmd: torch.Tensor, substeps: int = 1) -> None:
         """Advance every environment by `substeps` physics steps towards `rpm_cmd` [N, 4]."""
         s, p = self.state, self.params
-        step_fn = self._compiled if self._compiled is not None else physics_step
+        if self._compiled is not None:
+            for _ in range(substeps):
+                s.pos, s.vel, s.quat, s.ang_vel, s.rpm = self._compiled(
+                    s.pos, s.vel, s.quat, s.ang_vel, s.rpm, rpm_cmd,
+                    p.mass, p.inertia, p.kf, p.km, p.arm_length, p.tau_up, p.tau_down, p.drag,
+                    self.ext_force, self.ext_torque, self._geometry, self.gravity, self.dt)
+            return
+        # Eager: the constants once per call, not per substep (a quarter of a substep).
+        consts = step_constants(p.tau_up, p.tau_down, self._geometry, self.gravity, self.dt)
         for _ in range(substeps):
-            s.pos, s.vel, s.quat, s.ang_vel, s.rpm = step_fn(
-                s.pos, s.vel, s.quat, s.ang_vel, s.rpm, rpm_cmd,
-                p.mass, p.inertia, p.kf, p.km, p.arm_length, p.tau_up, p.tau_down, p.drag,
-                self.ext_force, self.ext_torque, self._geometry, self.gravity, self.dt)
+            s.pos, s.vel, s.quat, s.ang_vel, s.rpm = physics_substep(
+                s.pos, s.vel, s.quat, s.ang_vel, s.rpm, rpm_cmd, p.mass, p.inertia, p.kf, p.km,
+                p.arm_length, p.drag, self.ext_force, self.ext_torque, consts, self.dt)
 
     def enable_compile(self) -> None:
         """Fuse the physics step with torch.compile (one C++/CUDA kernel; ~30 s to build)."""
