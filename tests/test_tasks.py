@@ -81,6 +81,22 @@ def test_figure_eight_velocity_is_derivative_of_position_and_capped():
     assert speeds.max() <= 1.5 + 1e-4 and speeds.max() > 1.2
 
 
+def test_hover_setpoint_shortcut_equals_the_figure_eight_formula_at_zero_amplitude():
+    """A hover env returns its centre and zero velocity without evaluating the figure-eight
+    (three times per step); the general formula must give the same numbers."""
+    cfg = build_config("quadrotor-hover")
+    env = make_env(cfg.task, cfg.env, 64, seed=0)
+    env.reset(seed=0)
+    t = torch.rand(64) * 5.0
+    idx = torch.tensor([3, 17, 40])
+    fast = env.reference(t), env.reference(t[idx], idx)
+    env.cfg.reference = "figure8"             # same rows: amplitude and rate are 0
+    assert env.ref_amp.abs().max() == 0 and env.ref_omega.abs().max() == 0
+    general = env.reference(t), env.reference(t[idx], idx)
+    for (p_fast, v_fast), (p_gen, v_gen) in zip(fast, general):
+        assert torch.equal(p_fast, p_gen) and torch.equal(v_fast, v_gen)
+
+
 def test_nan_action_does_not_poison_state_and_crash_terminates():
     cfg = build_config("quadrotor-hover")
     env = make_env(cfg.task, cfg.env, 4, seed=0)

@@ -239,6 +239,9 @@ class QuadrotorEnv:
     def reference(self, t: torch.Tensor, idx: torch.Tensor | None = None):
         """Reference position and velocity [k, 3] at episode times t [k] (s), for rows idx."""
         rows = slice(None) if idx is None else idx
+        if self.cfg.reference == "hover":   # amplitude and rate 0: a fixed setpoint
+            center = self.ref_center[rows]
+            return center, torch.zeros_like(center)
         th = self.ref_omega[rows] * t.unsqueeze(-1) + self.ref_phase[rows]
         a, w = self.ref_amp[rows], self.ref_omega[rows]
         x, y = a * torch.sin(th), 0.5 * a * torch.sin(2 * th)
@@ -411,16 +414,17 @@ class QuadrotorEnv:
         s = self.sim.state
         rot = quat_to_rotmat(s.quat)
         pos_norm = pos_err.norm(dim=-1)
+        ang_vel_norm = s.ang_vel.norm(dim=-1)
         tilt_cos = rot[:, 2, 2]
         finite = torch.isfinite(s.pos).all(-1) & torch.isfinite(s.quat).all(-1) \
             & torch.isfinite(s.ang_vel).all(-1)
         crashed = ~finite | (pos_err.abs() > cfg.bounds_m).any(-1) \
             | (s.pos[:, 2] < self.sim.ground_z) \
-            | (s.ang_vel.norm(dim=-1) > cfg.max_ang_vel)
+            | (ang_vel_norm > cfg.max_ang_vel)
 
         cost = (w.vel * vel_err.norm(dim=-1)
                 + w.tilt * (1.0 - tilt_cos)
-                + w.ang_vel * s.ang_vel.norm(dim=-1)
+                + w.ang_vel * ang_vel_norm
                 + w.yaw_rate * s.ang_vel[:, 2].abs()
                 + w.action_rate * action_rate)
         # Costs are capped at the alive bonus: staying in the air always beats crashing.
