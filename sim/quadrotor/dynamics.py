@@ -116,27 +116,46 @@ def thrust_allocation(arm_length: float, km_over_kf: float, device="cpu") -> tor
 
 
 def rotor_wrench(rpm, kf, km, arm_length, geometry):
-    """Per-rotor thrust [N, 4] and body torque [N, 3] for rotor speeds [N, 4]."""
+    """Per-rotor thrust [N, 4] and body torque [N, 3] for rotor speeds [N, 4]. Each torque
+    component is a signed sum of four rotor terms, as a [4, k] matmul (the same floats as
+    summing the products, in a third of the tensor operations)."""
     rpm2 = rpm * rpm
     thrust = kf * rpm2
-    torque = torch.stack((
-        (thrust * geometry[1]).sum(-1) * arm_length[:, 0],
-        -(thrust * geometry[0]).sum(-1) * arm_length[:, 0],
-        (km * rpm2 * geometry[2]).sum(-1),
-    ), dim=-1)
+    roll_pitch = torch.stack((geometry[1], -geometry[0]), -1)      # [4, 2]
+    yaw = geometry[2].unsqueeze(-1)                                 # [4, 1]
+    torque = torch.cat(((thrust @ roll_pitch) * arm_length, (km * rpm2) @ yaw), -1)
     return thrust, torque
+
+
+def lag_decays(tau_up, tau_down, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotor-speed decay factors exp(-dt / tau) over dt, rising and falling; the time
+    constants may be tensors or plain floats (a replayed log's nominal model)."""
+    return (torch.exp(-dt / torch.as_tensor(tau_up)),
+            torch.exp(-dt / torch.as_tensor(tau_down)))
+
+
+def lag_with_decays(rpm, rpm_cmd, decay_up, decay_down):
+    """First-order step towards rpm_cmd with the decay of the direction it moves in."""
+    return rpm_cmd + (rpm - rpm_cmd) * torch.where(rpm_cmd > rpm, decay_up, decay_down)
 
 
 def lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt: float):
     """Exact first-order response over dt, rising and falling time constants apart."""
-    tau = torch.where(rpm_cmd > rpm, tau_up, tau_down)
-    return rpm_cmd + (rpm - rpm_cmd) * torch.exp(-dt / tau)
+    return lag_with_decays(rpm, rpm_cmd, *lag_decays(tau_up, tau_down, dt))
 
 
-def rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag,
-                    ext_force, ext_torque, gravity, dt: float):
-    """Semi-implicit Euler for the body given rotor thrusts [N, 4] and torque [N, 3];
-    `gravity` is the world vector (0, 0, g)."""
+def gravity_vector(gravity: float, device) -> torch.Tensor:
+    return torch.tensor((0.0, 0.0, gravity), device=device)
+
+
+def physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km,
+                    arm_length, drag, ext_force, ext_torque, geometry, decays, gravity,
+                    dt: float):
+    """physics_step given its lag `decays` (lag_decays) and world `gravity` vector, which
+    stay fixed while the parameters do: several substeps compute them once."""
+    rpm = lag_with_decays(rpm, rpm_cmd, *decays)
+    thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
+
     acc = quat_to_body_z(quat) * (thrust.sum(-1, keepdim=True) / mass)
     acc = acc + (ext_force - drag * vel) / mass
     acc = acc - gravity
@@ -147,43 +166,17 @@ def rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag
     ang_vel = ang_vel + ang_acc * dt
     pos = pos + vel * dt
     quat = quat_integrate(quat, ang_vel, dt)
-    return pos, vel, quat, ang_vel
+    return pos, vel, quat, ang_vel, rpm
 
 
 def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
                  mass, inertia, kf, km, arm_length, tau_up, tau_down, drag,
                  ext_force, ext_torque, geometry, gravity: float, dt: float):
     """One semi-implicit Euler step; a pure function so torch.compile can fuse it."""
-    rpm = lag_rotor_speed(rpm, rpm_cmd, tau_up, tau_down, dt)
-    thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
-    g = torch.tensor((0.0, 0.0, gravity), device=pos.device)
-    return (*rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag,
-                             ext_force, ext_torque, g, dt), rpm)
-
-
-def step_constants(tau_up, tau_down, geometry, gravity: float, dt: float
-                   ) -> dict[str, torch.Tensor]:
-    """What physics_substep needs besides the state, fixed while the parameters are:
-    the rotor-lag decays over dt, the maps from rotor thrusts to torque, gravity."""
-    return {"decay_up": torch.exp(-dt / tau_up), "decay_down": torch.exp(-dt / tau_down),
-            "roll_pitch_map": torch.stack((geometry[1], -geometry[0]), -1),   # [4, 2]
-            "yaw_sign": geometry[2].unsqueeze(-1),                            # [4, 1]
-            "gravity": torch.tensor((0.0, 0.0, gravity), device=tau_up.device)}
-
-
-def physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km,
-                    arm_length, drag, ext_force, ext_torque, consts: dict[str, torch.Tensor],
-                    dt: float):
-    """physics_step with its step_constants computed once for several steps: the same
-    floats as lag_rotor_speed and rotor_wrench, in a third of the tensor operations."""
-    decay = torch.where(rpm_cmd > rpm, consts["decay_up"], consts["decay_down"])
-    rpm = rpm_cmd + (rpm - rpm_cmd) * decay
-    rpm2 = rpm * rpm
-    thrust = kf * rpm2
-    torque = torch.cat(((thrust @ consts["roll_pitch_map"]) * arm_length,
-                        (km * rpm2) @ consts["yaw_sign"]), -1)
-    return (*rigid_body_step(pos, vel, quat, ang_vel, thrust, torque, mass, inertia, drag,
-                             ext_force, ext_torque, consts["gravity"], dt), rpm)
+    return physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km,
+                           arm_length, drag, ext_force, ext_torque, geometry,
+                           lag_decays(tau_up, tau_down, dt), gravity_vector(gravity, pos.device),
+                           dt)
 
 
 class QuadrotorSim:
@@ -226,12 +219,14 @@ class QuadrotorSim:
                     p.mass, p.inertia, p.kf, p.km, p.arm_length, p.tau_up, p.tau_down, p.drag,
                     self.ext_force, self.ext_torque, self._geometry, self.gravity, self.dt)
             return
-        # Eager: the constants once per call, not per substep (a quarter of a substep).
-        consts = step_constants(p.tau_up, p.tau_down, self._geometry, self.gravity, self.dt)
+        # Eager: the lag decays and gravity once per call, not per substep.
+        decays = lag_decays(p.tau_up, p.tau_down, self.dt)
+        gravity = gravity_vector(self.gravity, self.device)
         for _ in range(substeps):
             s.pos, s.vel, s.quat, s.ang_vel, s.rpm = physics_substep(
                 s.pos, s.vel, s.quat, s.ang_vel, s.rpm, rpm_cmd, p.mass, p.inertia, p.kf, p.km,
-                p.arm_length, p.drag, self.ext_force, self.ext_torque, consts, self.dt)
+                p.arm_length, p.drag, self.ext_force, self.ext_torque, self._geometry, decays,
+                gravity, self.dt)
 
     def enable_compile(self) -> None:
         """Fuse the physics step with torch.compile (one C++/CUDA kernel; ~30 s to build)."""
