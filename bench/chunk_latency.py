@@ -1,7 +1,7 @@
 """Action-chunk inference latency on one CPU core: onnxruntime (unrolled sampler and
 denoiser loop) beside torch eager, DDIM 8 steps, for the diffusion U-Net, the MLP
-denoiser (and the U-Net with the kernel of 5 it had before, and a 2-level one of widths
-32 / 64) and the Gaussian BC baseline.
+denoiser (and the U-Net with the kernel of 5 and the 8 norm groups it had before, and a
+2-level one of widths 32 / 64) and the Gaussian BC baseline.
 
     python -m bench.chunk_latency [--checkpoint runs/push-t-bc/checkpoint.pt] [--calls 1000]
 
@@ -35,6 +35,7 @@ def fresh_policies() -> dict:
     for name, policy in (
             ("diffusion_unet", DiffusionPolicy(6, 2, DiffusionConfig())),
             ("diffusion_unet_kernel5", DiffusionPolicy(6, 2, DiffusionConfig(kernel_size=5))),
+            ("diffusion_unet_8groups", DiffusionPolicy(6, 2, DiffusionConfig(n_groups=8))),
             # fast enough, but 0.05 push-t BC success against 0.31 (push_t_unet_32_64.json)
             ("diffusion_unet_2level", DiffusionPolicy(6, 2, DiffusionConfig(down_dims=(32, 64)))),
             ("diffusion_mlp", DiffusionPolicy(6, 2, DiffusionConfig(denoiser="mlp"))),

@@ -30,7 +30,11 @@ class DiffusionConfig:
                                       # onnxruntime on one core, 3 takes 3.3 ms (side by
                                       # side, bench/results/chunk_latency.json), and its
                                       # push-t BC success is no worse (0.27 vs 0.24)
-    n_groups: int = 8
+    n_groups: int = 1                 # group-norm groups. One exports as one ONNX node
+                                      # per norm (Chi et al.'s 8: six after onnxruntime's
+                                      # layout changes), a chunk in 0.78-0.91x the time (A/B
+                                      # in one process); push-t BC / DPPO success 0.28 / 0.54
+                                      # against 0.31 / 0.58 with 8 (bench/results/push_t*.json)
     step_embed_dim: int = 64
     activation: str = "silu"          # "silu" | "mish" (Chi et al.'s); SiLU runs ~30 % faster
                                       # in onnxruntime (bench/results/chunk_latency.json)
@@ -144,14 +148,20 @@ class StepEmbedding(nn.Module):
 
 class GroupNorm1d(nn.GroupNorm):
     """GroupNorm over [B, C, T] (or [B, C, 1, T] in the export's 2D layout). In an ONNX
-    export its reshapes have constant shapes (T is fixed by the horizon), which spares a
-    Shape node per call, and the per-channel affine is one node."""
+    export one group is a single LayerNormalization node over (C, [1,] T) with the
+    per-channel affine spread over T; more groups are reshape, InstanceNormalization,
+    reshape and the per-channel affine as one node, with constant shapes (T is fixed by
+    the horizon), which spares a Shape node per call."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.onnx.is_in_onnx_export():
             return super().forward(x)
         c, g = self.num_channels, self.num_groups
         shape = [int(d) for d in x.shape[1:]]           # constants of the graph
+        if g == 1:
+            per_channel = (c,) + (1,) * (len(shape) - 1)
+            return nn.functional.layer_norm(x, shape, self.weight.reshape(per_channel).expand(
+                shape), self.bias.reshape(per_channel).expand(shape), self.eps)
         ones = torch.ones(g)        # the per-group statistics; the affine is per channel
         h = nn.functional.instance_norm(x.reshape(-1, g, math.prod(shape) // g), weight=ones,
                                         bias=torch.zeros(g), eps=self.eps).reshape(-1, *shape)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from policies.chunk_export import export_chunk_policy
 from policies.chunk_runtime import ChunkPolicyRuntime
@@ -177,6 +178,31 @@ def test_unrolled_unet_graph_folds_the_step_and_conditions_once_per_chunk(tmp_pa
         assert len(convs) > 8 * blocks                  # ... while every step runs its convs
         assert all(len(onnx.helper.get_attribute_value(a)) == 2
                    for n in convs for a in n.attribute if a.name == "kernel_shape")
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_group_norm_exports_with_its_affine(tmp_path, groups):
+    """One group exports as one LayerNormalization node per norm (no reshapes), more
+    groups as InstanceNormalization; both keep the trained per-channel scale and shift."""
+    import onnx
+
+    torch.manual_seed(0)
+    policy = DiffusionPolicy(6, 2, DiffusionConfig(down_dims=(16, 32), n_groups=groups,
+                                                   step_embed_dim=16))
+    policy.fit_normalizers(torch.randn(200, 6) * 0.1, torch.rand(200, 2) * 0.6 - 0.3)
+    norms = [m for m in policy.modules() if isinstance(m, nn.GroupNorm)]
+    with torch.no_grad():                   # an affine that is not the identity
+        for m in norms:
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.normal_(0.0, 0.3)
+    summary = export_chunk_policy(policy.eval(), push_t_spec(PushTTaskConfig()), tmp_path,
+                                  task="push-t")
+    assert max(summary["parity_max_abs_diff"].values()) < 1e-4
+    ops = [n.op_type for n in onnx.load(tmp_path / "policy.onnx").graph.node]
+    norm_op = "LayerNormalization" if groups == 1 else "InstanceNormalization"
+    assert ops.count(norm_op) == len(norms) * policy.cfg.inference_steps
+    if groups == 1:
+        assert "Reshape" not in ops and "InstanceNormalization" not in ops
 
 
 @pytest.mark.parametrize("kind", ["mlp", "unet"])
