@@ -36,7 +36,8 @@ def fresh_policies() -> dict:
             ("diffusion_unet", DiffusionPolicy(6, 2, DiffusionConfig())),
             ("diffusion_unet_kernel5", DiffusionPolicy(6, 2, DiffusionConfig(kernel_size=5))),
             ("diffusion_unet_8groups", DiffusionPolicy(6, 2, DiffusionConfig(n_groups=8))),
-            # fast enough, but 0.05 push-t BC success against 0.31 (push_t_unet_32_64.json)
+            # fast enough, but 0.05 push-t BC success against 0.31 for the 3-level U-Net
+            # (both with 8 norm groups: push_t_unet_32_64.json, push_t_8groups.json)
             ("diffusion_unet_2level", DiffusionPolicy(6, 2, DiffusionConfig(down_dims=(32, 64)))),
             ("diffusion_mlp", DiffusionPolicy(6, 2, DiffusionConfig(denoiser="mlp"))),
             ("gaussian_bc", GaussianChunkPolicy(6, 2))):
