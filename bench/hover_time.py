@@ -93,22 +93,23 @@ def hover_episodes(cfg):
     return replace(cfg.env, **{k: getattr(default, k) for k in HELD_OUT_FIELDS})
 
 
-def evaluate_snapshots(out: Path, seed: int, episodes: int = 100
-                       ) -> tuple[list[dict], dict | None]:
-    """Every checkpoint_*.pt of a run on `episodes` held-out episodes; the first that
-    meets the target (or None)."""
+def evaluate_snapshots(out: Path, seed: int, episodes: int = 100, env_of=hover_episodes,
+                       target=meets_target) -> tuple[list[dict], dict | None]:
+    """Every checkpoint_*.pt of a run on `episodes` held-out episodes of the env
+    `env_of(run config)` (the task's evaluation conditions applied); the first that
+    meets `target` (or None)."""
     rows, reached = [], None
     for snap in sorted(out.glob("checkpoint_*.pt")):
         ckpt = load_checkpoint(snap)
         policy, cfg = policy_from_checkpoint(ckpt)
-        res = evaluate(lambda o: policy.act_deterministic(o), cfg.task, hover_episodes(cfg),
+        res = evaluate(lambda o: policy.act_deterministic(o), cfg.task, env_of(cfg),
                        episodes, seed)
         row = {"iteration": ckpt["iteration"], "train_seconds": ckpt["train_seconds"],
                "env_steps": ckpt["env_steps"], **{k: res[k] for k in
                ("success_rate", "crash_rate", "pos_err_rms_m")}}
         rows.append(row)
         print(json.dumps({"seed": seed, **row}), flush=True)
-        if reached is None and meets_target(row):
+        if reached is None and target(row):
             reached = row
     return rows, reached
 

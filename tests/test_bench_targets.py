@@ -14,6 +14,15 @@ def test_95_of_100_episodes_meets_the_target_despite_float32_rounding():
     assert not meets_target({"success_rate": rate(99), "crash_rate": rate(2)})
 
 
+def test_tracking_target_is_rms_within_10_cm_with_at_most_one_crash_in_100():
+    from bench.track_time import meets_rms_target
+
+    one_crash = torch.tensor([1.0] + [0.0] * 99).mean().item()
+    assert meets_rms_target({"pos_err_rms_m": 0.0999, "crash_rate": one_crash})
+    assert not meets_rms_target({"pos_err_rms_m": 0.1001, "crash_rate": 0.0})
+    assert not meets_rms_target({"pos_err_rms_m": 0.02, "crash_rate": 2 * one_crash})
+
+
 def test_result_files_of_other_episode_counts_sit_beside_the_headline_table():
     from bench.sim_to_sim import TASKS, table_name
 
