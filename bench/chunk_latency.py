@@ -4,6 +4,7 @@ denoiser (and the U-Net with the kernel of 5 and the 8 norm groups it had before
 2-level one of widths 32 / 64) and the Gaussian BC baseline.
 
     python -m bench.chunk_latency [--checkpoint runs/push-t-bc/checkpoint.pt] [--calls 1000]
+    python -m bench.chunk_latency --onnx zoo_dppo=policies/zoo/push-t-dppo.onnx
 
 Latency does not depend on the weights, so without a checkpoint each policy is a
 fresh one of the default size. The process is pinned to one core, torch and
@@ -46,15 +47,25 @@ def fresh_policies() -> dict:
     return out
 
 
+def runtime_callables(name: str, path: Path) -> dict:
+    """{(name, mode): chunk function} of an exported policy file through the deployment
+    runtime: unrolled, and the denoiser loop where its denoiser.onnx sits beside it."""
+    fns = {}
+    for mode in ("unrolled", "loop"):
+        if mode == "loop" and not path.with_name("denoiser.onnx").is_file():
+            continue
+        rt = ChunkPolicyRuntime(path, mode=mode, threads=1)
+        if rt.mode == mode:                     # a Gaussian policy has no loop
+            fns[(name, f"onnxruntime_{mode}")] = rt.chunk
+    return fns
+
+
 def callables(name: str, policy, work: Path) -> dict:
     """{(policy name, mode): chunk function} for onnxruntime (both modes) and torch eager."""
     spec = push_t_spec(PushTTaskConfig())
     folder = work / name
     export_chunk_policy(policy, spec, folder, task="push-t")
-    fns = {}
-    for mode in ("unrolled", "loop") if policy.kind == "diffusion" else ("unrolled",):
-        rt = ChunkPolicyRuntime(folder / "policy.onnx", mode=mode, threads=1)
-        fns[(name, f"onnxruntime_{mode}")] = rt.chunk
+    fns = runtime_callables(name, folder / "policy.onnx")
 
     def eager(o):
         with torch.no_grad():
@@ -63,10 +74,12 @@ def callables(name: str, policy, work: Path) -> dict:
     return fns
 
 
-def time_chunk_policies(policies: dict, calls: int, modes: tuple[str, ...] | None = None) -> dict:
+def time_chunk_policies(policies: dict, calls: int, modes: tuple[str, ...] | None = None,
+                        exported: dict[str, Path] | None = None) -> dict:
     """{(name, mode): p50/p99/mean ms} for each policy's callables (those of `modes`, or
-    all), exported to a temporary folder and timed round-robin on one pinned core with one
-    thread; the affinity and torch's thread count are restored afterwards."""
+    all), exported to a temporary folder, and for already exported files (`exported`,
+    name -> policy.onnx), timed round-robin on one pinned core with one thread; the
+    affinity and torch's thread count are restored afterwards."""
     affinity, threads = os.sched_getaffinity(0), torch.get_num_threads()
     try:
         os.sched_setaffinity(0, {sorted(affinity)[-1]})
@@ -82,14 +95,26 @@ def time_chunk_policies(policies: dict, calls: int, modes: tuple[str, ...] | Non
             for name, policy in policies.items():
                 fns |= {k: fn for k, fn in callables(name, policy, Path(tmp)).items()
                         if modes is None or k[1] in modes}
+            for name, path in (exported or {}).items():
+                fns |= {k: fn for k, fn in runtime_callables(name, path).items()
+                        if modes is None or k[1] in modes}
             return timed_side_by_side(fns, obs)
     finally:
         os.sched_setaffinity(0, affinity)
         torch.set_num_threads(threads)
 
 
-def summarize(policy, timings: dict) -> dict:
-    row = {"parameters": sum(p.numel() for p in policy.parameters()), **timings}
+def onnx_parameters(path: Path) -> int:
+    """Floats stored in an exported graph: its weights, and in an unrolled sampler also
+    the per-step constants folded into it at export."""
+    import onnx
+
+    return sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer
+               if t.data_type == onnx.TensorProto.FLOAT)
+
+
+def summarize(parameters: int, timings: dict) -> dict:
+    row = {"parameters": parameters, **timings}
     ort = [v for k, v in timings.items() if k.startswith("onnxruntime")]
     row["best_onnxruntime_p50_ms"] = min(v["p50_ms"] for v in ort)
     row["best_onnxruntime_p99_ms"] = min(v["p99_ms"] for v in ort)
@@ -100,18 +125,30 @@ def summarize(policy, timings: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", help="a push-t-bc / push-t-dppo checkpoint to time too")
+    ap.add_argument("--onnx", action="append", default=[], metavar="NAME=PATH",
+                    help="an exported chunk policy (e.g. the zoo's push-t-dppo.onnx) to time "
+                         "through the deployment runtime too (repeatable)")
     ap.add_argument("--calls", type=int, default=1000)
     args = ap.parse_args(argv)
+    exported = {}
+    for item in args.onnx:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            ap.error(f"--onnx {item!r}: expected NAME=PATH of an existing policy file")
+        exported[name] = Path(path)
     policies = fresh_policies()
     if args.checkpoint:
         from robot_rl.checkpoint import chunk_policy_from_checkpoint, load_checkpoint
 
         policies["checkpoint"] = chunk_policy_from_checkpoint(load_checkpoint(args.checkpoint))[0]
-    timings = time_chunk_policies(policies, args.calls)
+    timings = time_chunk_policies(policies, args.calls, exported=exported)
+    sizes = {name: sum(p.numel() for p in policy.parameters())
+             for name, policy in policies.items()}
+    sizes |= {name: onnx_parameters(path) for name, path in exported.items()}
     results = {}
-    for name, policy in policies.items():
-        results[name] = summarize(policy, {mode: t for (n, mode), t in timings.items()
-                                           if n == name})
+    for name, parameters in sizes.items():
+        results[name] = summarize(parameters, {mode: t for (n, mode), t in timings.items()
+                                               if n == name})
         r = results[name]
         modes = ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms"
                           for k, v in r.items() if isinstance(v, dict))
@@ -121,7 +158,8 @@ def main(argv=None) -> int:
                 "one pinned CPU core, one thread, all timed round-robin in one run (blocks of "
                 "calls; each block's first call, after another model ran, is cold_p50_ms)",
         "target_ms": TARGET_MS,
-        "checkpoint": args.checkpoint, "calls": args.calls, "results": results})
+        "checkpoint": args.checkpoint, "exported": {k: str(v) for k, v in exported.items()},
+        "calls": args.calls, "results": results})
     return 0
 
 

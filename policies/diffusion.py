@@ -26,9 +26,10 @@ class DiffusionConfig:
     inference_steps: int = 8          # DDIM steps at deployment
     denoiser: str = "unet"            # "unet" | "mlp"
     down_dims: tuple[int, ...] = (32, 64, 128)
-    kernel_size: int = 3              # Chi et al.'s 5 takes 4.4 ms per 8-step chunk in
-                                      # onnxruntime on one core, 3 takes 3.3 ms (side by
-                                      # side, bench/results/chunk_latency.json), and its
+    kernel_size: int = 3              # Chi et al.'s 5 takes ~1.2x as long per 8-step
+                                      # chunk in onnxruntime on one core (1.30 against
+                                      # 1.10 ms side by side, bench/results/
+                                      # chunk_latency.json), and 3's
                                       # push-t BC success is no worse (0.27 vs 0.24)
     n_groups: int = 1                 # group-norm groups. One exports as one ONNX node
                                       # per norm (Chi et al.'s 8: six after onnxruntime's

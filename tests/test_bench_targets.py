@@ -1,5 +1,6 @@
 """The benchmarks' target rule and result file names."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -109,3 +110,27 @@ def test_chunk_latency_reports_the_first_call_after_another_model_apart():
                              warmup=1)
     for r in out.values():
         assert r["cold_p50_ms"] >= 19.0 and r["p99_ms"] < 10.0
+
+
+def test_chunk_latency_times_an_exported_policy_file_in_the_modes_it_ships(tmp_path):
+    """--onnx times a deployed file (e.g. the zoo's) through the runtime: the unrolled
+    sampler, and the denoiser loop only where denoiser.onnx sits beside it."""
+    from bench.chunk_latency import main, runtime_callables
+    from policies.chunk_export import export_chunk_policy
+    from policies.diffusion import DiffusionConfig, DiffusionPolicy
+    from sim.tasks.push_t import PushTTaskConfig, push_t_spec
+
+    policy = DiffusionPolicy(6, 2, DiffusionConfig(denoiser="mlp", mlp_hidden=(32,)))
+    policy.fit_normalizers(torch.randn(100, 6) * 0.1, torch.rand(100, 2) * 0.8 - 0.4)
+    export_chunk_policy(policy.eval(), push_t_spec(PushTTaskConfig()), tmp_path, task="push-t")
+    path = tmp_path / "policy.onnx"
+    fns = runtime_callables("p", path)
+    assert set(fns) == {("p", "onnxruntime_unrolled"), ("p", "onnxruntime_loop")}
+    obs = np.zeros((1, 2, 6), np.float32)
+    assert fns[("p", "onnxruntime_unrolled")](obs).shape == (1, 8, 2)
+    (tmp_path / "denoiser.onnx").unlink()
+    assert set(runtime_callables("p", path)) == {("p", "onnxruntime_unrolled")}
+    with pytest.raises(SystemExit):
+        main(["--onnx", str(path)])                      # no NAME=
+    with pytest.raises(SystemExit):
+        main(["--onnx", f"p={tmp_path / 'missing.onnx'}"])
