@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import timed_side_by_side, write_result
+from bench.common import check_result_name, timed_side_by_side, write_result
 from policies.chunk_export import export_chunk_policy
 from policies.chunk_runtime import ChunkPolicyRuntime
 from policies.diffusion import DiffusionConfig, DiffusionPolicy
@@ -129,6 +129,9 @@ def main(argv=None) -> int:
                     help="an exported chunk policy (e.g. the zoo's push-t-dppo.onnx) to time "
                          "through the deployment runtime too (repeatable)")
     ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--result", default="chunk_latency", type=check_result_name,
+                    help="name of the result file under bench/results (default chunk_latency; "
+                         "e.g. another host's figures beside the headline ones)")
     args = ap.parse_args(argv)
     exported = {}
     for item in args.onnx:
@@ -153,7 +156,7 @@ def main(argv=None) -> int:
         modes = ", ".join(f"{k} p50 {v['p50_ms']:.2f} / p99 {v['p99_ms']:.2f} ms"
                           for k, v in r.items() if isinstance(v, dict))
         print(f"{name} ({r['parameters']} parameters): {modes}", flush=True)
-    write_result("chunk_latency", {
+    write_result(args.result, {
         "what": "latency per action chunk (obs history -> Ta actions), DDIM 8 steps, batch 1, "
                 "one pinned CPU core, one thread, all timed round-robin in one run (blocks of "
                 "calls; each block's first call, after another model ran, is cold_p50_ms)",

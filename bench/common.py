@@ -47,7 +47,17 @@ def result_name(base: str, episodes: int, default_episodes: int = 100) -> str:
     return base if episodes == default_episodes else f"{base}_{episodes}_episodes"
 
 
+def check_result_name(name: str) -> str:
+    """NAME of bench/results/NAME.json: a plain file name, checked before a long run."""
+    if not name or Path(name).name != name or name.startswith("."):
+        raise SystemExit(f"result name {name!r}: give a plain file name (no folders); "
+                         f"it is written under {RESULTS}")
+    return name
+
+
 def write_result(name: str, data: dict) -> Path:
+    """Write bench/results/NAME.json with the machine's description first."""
+    check_result_name(name)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     data = {"machine": machine(), **data}

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import RESULTS, result_name, write_result
+from bench.common import RESULTS, check_result_name, result_name, write_result
 from robot_rl.checkpoint import load_checkpoint, policy_from_checkpoint
 from robot_rl.config import build_config
 from robot_rl.evaluate import evaluate
@@ -173,6 +173,9 @@ def main() -> None:
                     help="skip training; evaluate these runs' checkpoint_*.pt, one per seed")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override passed to robot-rl train (repeatable)")
+    ap.add_argument("--result", default=None, type=check_result_name,
+                    help="name of the result file under bench/results (default "
+                         "time_to_policy_<task>[_<episodes>_episodes])")
     args = ap.parse_args()
     if args.from_dir and len(args.from_dir) != len(args.seeds):
         ap.error(f"--from-dir: give one run per seed ({len(args.from_dir)} runs, "
@@ -208,8 +211,9 @@ def main() -> None:
               "| final:", r["final"])
     print("median time to target:", "not reached" if median is None else
           f"{median:.1f} s, {median_steps / 1e6:.2f} M env steps")
-    name = result_name(f"time_to_policy_{args.task}", args.episodes)
-    scratch = RESULTS / f"{name.replace(args.task, 'quadrotor-hover')}.json"
+    default_name = result_name(f"time_to_policy_{args.task}", args.episodes)
+    name = args.result or default_name
+    scratch = RESULTS / f"{default_name.replace(args.task, 'quadrotor-hover')}.json"
     if args.task != "quadrotor-hover" and scratch.is_file():
         compare_with_scratch(summary, scratch)
     path = write_result(name, summary)

@@ -134,3 +134,15 @@ def test_chunk_latency_times_an_exported_policy_file_in_the_modes_it_ships(tmp_p
         main(["--onnx", str(path)])                      # no NAME=
     with pytest.raises(SystemExit):
         main(["--onnx", f"p={tmp_path / 'missing.onnx'}"])
+
+
+def test_a_result_name_with_folders_is_refused_before_anything_is_written():
+    """--result NAME names a file under bench/results; a path is a clear error."""
+    from bench.common import write_result
+
+    for bad in ("../escape", "sub/dir", "", ".hidden"):
+        with pytest.raises(SystemExit, match="plain file name"):
+            write_result(bad, {})
+    from bench.chunk_latency import main
+    with pytest.raises(SystemExit, match="plain file name"):   # at parse time, not after
+        main(["--result", "../escape"])                       # minutes of timing
