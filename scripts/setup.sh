@@ -33,5 +33,6 @@ if ! python -c "import torch" 2>/dev/null; then
         python -m pip install -q torch==2.13.0
     fi
 fi
-python -m pip install -q -e ".[dev]"   # dev includes the gpu extra (MuJoCo Warp)
+# dev includes the gpu extra (MuJoCo Warp); the constraints pin the simulator versions
+python -m pip install -q -c scripts/constraints.txt -e ".[dev]"
 echo "setup: done ($(python -c 'import torch; print("torch", torch.__version__)'))"

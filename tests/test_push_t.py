@@ -76,6 +76,22 @@ def test_mujoco_warp_pushes_the_block_as_the_c_engine_does():
         PushTTaskConfig(backend="pybullet")
 
 
+def test_mujoco_and_mujoco_warp_are_the_same_release_or_a_warning_says_so():
+    """The parity above holds for matching releases only (MuJoCo 4.0.1 changed cylinder
+    contacts, Warp 4.0.0 did not): the set-up installs a matching pair, and a mismatched
+    one is named when an engine is built."""
+    import importlib.metadata
+
+    import mujoco
+
+    from sim.mujoco.warp_engine import engine_version_mismatch
+
+    assert engine_version_mismatch(mujoco.__version__,
+                                   importlib.metadata.version("mujoco-warp")) is None
+    message = engine_version_mismatch("4.0.1", "4.0.0")
+    assert "MuJoCo 4.0.1 with MuJoCo Warp 4.0.0" in message and "constraints" in message
+
+
 def test_reaching_the_goal_ends_the_episode_as_a_success():
     cfg = PushTTaskConfig()
     env = PushTEnv(cfg, 1, seed=0)

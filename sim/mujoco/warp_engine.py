@@ -9,6 +9,9 @@ or a host round trip, and Warp launches on torch's current CUDA stream.
 
 from __future__ import annotations
 
+import importlib.metadata
+import warnings
+
 import numpy as np
 import torch
 
@@ -23,6 +26,20 @@ except ImportError as e:   # an optional dependency: say how to get it
 wp.config.quiet = True          # no start-up banner
 if hasattr(wp, "LOG_WARNING"):  # nor a line per compiled kernel module
     wp.config.log_level = wp.LOG_WARNING
+
+
+def engine_version_mismatch(mujoco_version: str, warp_version: str) -> str | None:
+    """A warning when MuJoCo (C) and MuJoCo Warp are different releases: their physics
+    can differ (MuJoCo 4.0.1 changed cylinder contacts that Warp 4.0.0 kept), so the two
+    engines no longer simulate the same scene alike. None when they match."""
+    if mujoco_version == warp_version:
+        return None
+    return (f"MuJoCo {mujoco_version} with MuJoCo Warp {warp_version}: the C and Warp "
+            "engines may simulate contacts differently; install matching releases "
+            "(scripts/constraints.txt pins the tested pair)")
+
+
+_MISMATCH = engine_version_mismatch(mujoco.__version__, importlib.metadata.version("mujoco-warp"))
 
 
 def warp_device(device: torch.device | str) -> str:
@@ -43,6 +60,8 @@ class BatchedMujocoWarp:
             self.base = mujoco.MjModel.from_xml_string(xml)
         except ValueError as e:
             raise ValueError(f"MuJoCo could not compile the model: {e}") from None
+        if _MISMATCH:
+            warnings.warn(_MISMATCH, stacklevel=2)
         self.num_envs, self.device = num_envs, torch.device(device)
         self.wp_device = warp_device(device)
         data = mujoco.MjData(self.base)
