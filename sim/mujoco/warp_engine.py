@@ -39,7 +39,8 @@ def engine_version_mismatch(mujoco_version: str, warp_version: str) -> str | Non
             "(scripts/constraints.txt pins the tested pair)")
 
 
-_MISMATCH = engine_version_mismatch(mujoco.__version__, importlib.metadata.version("mujoco-warp"))
+INSTALLED_MISMATCH = engine_version_mismatch(mujoco.__version__,
+                                             importlib.metadata.version("mujoco-warp"))
 
 
 def warp_device(device: torch.device | str) -> str:
@@ -60,8 +61,8 @@ class BatchedMujocoWarp:
             self.base = mujoco.MjModel.from_xml_string(xml)
         except ValueError as e:
             raise ValueError(f"MuJoCo could not compile the model: {e}") from None
-        if _MISMATCH:
-            warnings.warn(_MISMATCH, stacklevel=2)
+        if INSTALLED_MISMATCH:
+            warnings.warn(INSTALLED_MISMATCH, stacklevel=2)
         self.num_envs, self.device = num_envs, torch.device(device)
         self.wp_device = warp_device(device)
         data = mujoco.MjData(self.base)
