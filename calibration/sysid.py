@@ -154,6 +154,9 @@ class WindowModel:
         self.geometry = rotor_geometry("cpu").to(cfg.dtype)
         self.arm = torch.tensor([[nominal.arm_length]], dtype=cfg.dtype)
         self.max_rpm = nominal.max_rpm
+        # the thrust curve's shape is the nominal's (kf scales it; the shape is not identified)
+        self.curve = (nominal.thrust_lin * nominal.max_rpm,
+                      nominal.thrust_const * nominal.max_rpm ** 2)
         self.sigma = noise_levels(windows)
         self.projection = self.start_error_projection()
 
@@ -190,7 +193,8 @@ class WindowModel:
         for k in range(burn, rpm_cmd.shape[1]):
             pos, vel, quat, ang_vel, rpm = physics_step(
                 pos, vel, quat, ang_vel, rpm, rpm_cmd[:, k], mass, inertia, kf, km, arm,
-                tau_up, tau_down, drag, zero, zero, self.geometry, GRAVITY, self.dt)
+                tau_up, tau_down, drag, zero, zero, self.geometry, GRAVITY, self.dt,
+                *self.curve)
             if (k - burn + 1) % self.dec == 0:
                 out.append(torch.cat((pos, quat, vel, ang_vel), -1))
         return torch.stack(out, 1)

@@ -331,12 +331,45 @@ def _eval_chunk_onnx(args, task: str, env_cfg) -> dict:
     return {**result, "task": task, "policy": str(args.policy), "runtime": repr(runtime)}
 
 
+def _eval_rotorpy(args) -> dict:
+    """A quadrotor policy (ONNX, checkpoint or controller) flown in rotorpy."""
+    from sim.rotorpy_bridge import RotorpyHoverConfig, evaluate_rotorpy
+
+    task = args.task
+    if str(args.policy).endswith(".onnx"):
+        from policies.runtime import PolicyRuntime, read_metadata
+        from robot_rl.exporting import RuntimeActor
+
+        meta, _ = read_metadata(args.policy)
+        task = task or meta["task"]
+        spec = json.loads(meta["spec"])["name"]
+        if spec != "quadrotor/motors":
+            raise ValueError(f"rotorpy flies motor-command quadrotor policies "
+                             f"(spec quadrotor/motors), not {spec!r}")
+        act = RuntimeActor(PolicyRuntime(args.policy))
+    else:
+        from policies.controllers import make_controller, parse_controller
+
+        controller = parse_controller(args.policy)
+        if controller is None or Path(args.policy).exists():
+            raise ValueError("--backend rotorpy takes an exported policy.onnx or a controller "
+                             "(pid, lqr); export a checkpoint first (robot-rl export)")
+        act = make_controller(controller[0], controller[1], 0.01)
+    reference = "figure8" if task == "quadrotor-track" else "hover"
+    result = evaluate_rotorpy(act, args.episodes, args.seed, RotorpyHoverConfig(reference=reference),
+                              progress=not args.json)
+    return {**result, "task": task, "policy": str(args.policy)}
+
+
 def _cmd_eval(args) -> int:
     from robot_rl.checkpoint import (CHUNK_KIND, act_function, load_checkpoint,
                                      policy_from_checkpoint)
     from robot_rl.config import apply_overrides, build_config
     from robot_rl.evaluate import evaluate
 
+    if args.backend == "rotorpy":
+        _print_result(_eval_rotorpy(args), args.json)
+        return 0
     if str(args.policy).endswith(".onnx"):
         _print_result(_eval_onnx(args), args.json)
         return 0
@@ -472,8 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--task", help="task (default: the one it was trained on)")
     e.add_argument("--episodes", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--backend", choices=("torch", "mujoco", "mujoco-warp", "pybullet"),
-                   help="physics to run in (default: the task's); mujoco-warp: MuJoCo Warp")
+    e.add_argument("--backend", choices=("torch", "mujoco", "mujoco-warp", "pybullet", "rotorpy"),
+                   help="physics to run in (default: the task's); mujoco-warp: MuJoCo Warp; "
+                   "rotorpy: rotorpy's own Crazyflie (an external simulator: hover from "
+                   "0.5 m / 60 deg / 1 m/s starts over 10 s, or its 1 m/s figure-eight for "
+                   "quadrotor-track)")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     e.set_defaults(fn=_cmd_eval)
 

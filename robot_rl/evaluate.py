@@ -36,6 +36,21 @@ def settle_quantiles(settle_s: torch.Tensor, settled: torch.Tensor) -> dict:
     return out
 
 
+def heading_and_smoothness(result: dict, actions: list, flown, env) -> dict:
+    """Final heading error (median, max) and action smoothness over the success window
+    (mean |delta a| per control step, share of power above 10 Hz) of the episodes that
+    flew their full length."""
+    from sim.metrics import action_smoothness
+
+    if not flown.any() or not hasattr(env, "window_steps"):
+        return {}
+    yaw = result["final_yaw_err_deg"][flown]
+    window = torch.stack(actions[-env.window_steps:])[:, flown].numpy()
+    return {"final_yaw_err_deg_median": yaw.median().item(),
+            "final_yaw_err_deg_max": yaw.max().item(),
+            **action_smoothness(window, 1.0 / env.control_dt)}
+
+
 def evaluate(act: Callable[[torch.Tensor], torch.Tensor] | None, task: str, env_cfg,
              episodes: int = 100, seed: int = 0, device="cpu", overrides: dict | None = None,
              deployed: bool = False, act_for_env: Callable | None = None,
@@ -63,11 +78,16 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor] | None, task: str, env_
     if act_for_env is not None:
         act = act_for_env(env)
     finished = torch.zeros(episodes, dtype=torch.bool)
-    keys = ("return", "length", "crashed", "success", "window_rms_err", "settle_time_s")
+    keys = ("return", "length", "crashed", "success", "window_rms_err", "settle_time_s",
+            "final_yaw_err_deg")
     result = {k: torch.zeros(episodes) for k in keys}
+    actions = []   # each step's actions [episodes, A]: smoothness over the success window
     with torch.no_grad():
         for _ in range(env.max_episode_steps + 1):
-            obs, _, terminated, truncated, info = env.step(act(obs))
+            action = act(obs)
+            if len(actions) < env.max_episode_steps:
+                actions.append(torch.nan_to_num(action.detach().float().cpu()).clamp(-1, 1))
+            obs, _, terminated, truncated, info = env.step(action)
             done = (terminated | truncated).cpu()
             new = done & ~finished
             if new.any():
@@ -89,6 +109,7 @@ def evaluate(act: Callable[[torch.Tensor], torch.Tensor] | None, task: str, env_
         full = result["length"] >= env.max_episode_steps
         settled = ok & full & (result["settle_time_s"] < result["length"] * env.control_dt - 1e-6)
         extra = settle_quantiles(result["settle_time_s"], settled)
+        extra.update(heading_and_smoothness(result, actions, ok & full, env))
     return {
         "task": task,
         "episodes": episodes,

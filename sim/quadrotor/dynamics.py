@@ -1,5 +1,9 @@
 """Batched 6-DoF quadrotor rigid-body dynamics with first-order rotor lag.
 
+Rotor thrust is `kf (rpm^2 + b1 rpm + b0)` with b1 = thrust_lin max_rpm and
+b0 = thrust_const max_rpm^2 (a measured propeller's thrust curve; both 0 is plain
+`kf rpm^2`), yaw reaction torque `km / kf` times the thrust.
+
 World frame ENU (z up), body frame FLU (x forward, y left, z up), quaternions
 (w, x, y, z) body-to-world. Rotors in X configuration, order front-right,
 back-right, back-left, front-left (docs/conventions.md). Everything is a
@@ -58,6 +62,8 @@ class BatchedParams:
     tau_up: torch.Tensor    # [N, 1] s
     tau_down: torch.Tensor  # [N, 1] s
     drag: torch.Tensor      # [N, 1] N / (m/s)
+    thrust_lin: torch.Tensor    # [N, 1] thrust curve linear term / (kf max_rpm)
+    thrust_const: torch.Tensor  # [N, 1] thrust curve constant term / (kf max_rpm^2)
 
     @classmethod
     def from_nominal(cls, p: QuadrotorParams, n: int, device="cpu") -> "BatchedParams":
@@ -69,8 +75,20 @@ class BatchedParams:
             inertia=torch.tensor(p.inertia, device=device).repeat(n, 1),
             kf=col(p.kf), km=col(p.km), arm_length=col(p.arm_length),
             max_rpm=col(p.max_rpm), tau_up=col(p.tau_up), tau_down=col(p.tau_down),
-            drag=col(p.drag),
+            drag=col(p.drag), thrust_lin=col(p.thrust_lin), thrust_const=col(p.thrust_const),
         )
+
+    def curve(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(b1, b0) of the thrust curve kf (rpm^2 + b1 rpm + b0), [N, 1] each."""
+        return self.thrust_lin * self.max_rpm, self.thrust_const * self.max_rpm.square()
+
+    def hover_rpm(self, gravity: float = 9.81) -> torch.Tensor:
+        """[N, 1] rotor speed at which four rotors carry the weight."""
+        return rpm_for_thrust_ratio(self.mass * gravity / (4.0 * self.kf), *self.curve())
+
+    def max_rotor_thrust(self) -> torch.Tensor:
+        """[N, 1] N, one rotor at max_rpm."""
+        return self.kf * self.max_rpm.square() * (1.0 + self.thrust_lin + self.thrust_const)
 
     def row(self, i: int, name: str = "") -> QuadrotorParams:
         """Environment i's parameters as a QuadrotorParams."""
@@ -115,15 +133,37 @@ def thrust_allocation(arm_length: float, km_over_kf: float, device="cpu") -> tor
     return alloc.to(device)
 
 
-def rotor_wrench(rpm, kf, km, arm_length, geometry):
-    """Per-rotor thrust [N, 4] and body torque [N, 3] for rotor speeds [N, 4]. Each torque
-    component is a signed sum of four rotor terms, as a [4, k] matmul (the same floats as
-    summing the products, in a third of the tensor operations)."""
-    rpm2 = rpm * rpm
-    thrust = kf * rpm2
+def thrust_shape(rpm, b1, b0):
+    """rpm^2 + b1 rpm + b0: the thrust curve over kf (exactly rpm^2 when b1 = b0 = 0)."""
+    return rpm * (rpm + b1) + b0
+
+
+def rotor_thrust(rpm, kf, b1, b0):
+    """Per-rotor thrust (N) on the curve kf (rpm^2 + b1 rpm + b0)."""
+    return kf * thrust_shape(rpm, b1, b0)
+
+
+def rpm_for_thrust_ratio(thrust_over_kf, b1, b0):
+    """The rotor speed (>= 0) at which rpm^2 + b1 rpm + b0 = thrust_over_kf (exactly
+    sqrt(thrust_over_kf) when b1 = b0 = 0)."""
+    return ((thrust_over_kf - b0 + 0.25 * b1 * b1).clamp(min=0.0).sqrt() - 0.5 * b1).clamp(min=0.0)
+
+
+def rpm_for_thrust(thrust, kf, b1, b0):
+    """Inverse of rotor_thrust: the rotor speed (>= 0) that gives `thrust` N."""
+    return rpm_for_thrust_ratio(thrust / kf, b1, b0)
+
+
+def rotor_wrench(rpm, kf, km, arm_length, geometry, b1=0.0, b0=0.0):
+    """Per-rotor thrust [N, 4] and body torque [N, 3] for rotor speeds [N, 4]; the thrust
+    curve is kf (rpm^2 + b1 rpm + b0) and the yaw reaction km (rpm^2 + b1 rpm + b0), i.e.
+    km / kf times the thrust. Each torque component is a signed sum of four rotor terms, as
+    a [4, k] matmul (the same floats as summing the products)."""
+    shape = thrust_shape(rpm, b1, b0)
+    thrust = kf * shape
     roll_pitch = torch.stack((geometry[1], -geometry[0]), -1)      # [4, 2]
     yaw = geometry[2].unsqueeze(-1)                                 # [4, 1]
-    torque = torch.cat(((thrust @ roll_pitch) * arm_length, (km * rpm2) @ yaw), -1)
+    torque = torch.cat(((thrust @ roll_pitch) * arm_length, (km * shape) @ yaw), -1)
     return thrust, torque
 
 
@@ -150,11 +190,11 @@ def gravity_vector(gravity: float, device) -> torch.Tensor:
 
 def physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km,
                     arm_length, drag, ext_force, ext_torque, geometry, decays, gravity,
-                    dt: float):
+                    dt: float, b1=0.0, b0=0.0):
     """physics_step given its lag `decays` (lag_decays) and world `gravity` vector, which
     stay fixed while the parameters do: several substeps compute them once."""
     rpm = lag_with_decays(rpm, rpm_cmd, *decays)
-    thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry)
+    thrust, torque = rotor_wrench(rpm, kf, km, arm_length, geometry, b1, b0)
 
     acc = quat_to_body_z(quat) * (thrust.sum(-1, keepdim=True) / mass)
     acc = acc + (ext_force - drag * vel) / mass
@@ -171,12 +211,12 @@ def physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km
 
 def physics_step(pos, vel, quat, ang_vel, rpm, rpm_cmd,
                  mass, inertia, kf, km, arm_length, tau_up, tau_down, drag,
-                 ext_force, ext_torque, geometry, gravity: float, dt: float):
+                 ext_force, ext_torque, geometry, gravity: float, dt: float, b1=0.0, b0=0.0):
     """One semi-implicit Euler step; a pure function so torch.compile can fuse it."""
     return physics_substep(pos, vel, quat, ang_vel, rpm, rpm_cmd, mass, inertia, kf, km,
                            arm_length, drag, ext_force, ext_torque, geometry,
                            lag_decays(tau_up, tau_down, dt), gravity_vector(gravity, pos.device),
-                           dt)
+                           dt, b1, b0)
 
 
 class QuadrotorSim:
@@ -203,7 +243,7 @@ class QuadrotorSim:
     def rotor_forces(self, rpm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rotor thrusts [N, 4] (N) and body torque [N, 3] (N m) from rotor speeds."""
         p = self.params
-        return rotor_wrench(rpm, p.kf, p.km, p.arm_length, self._geometry)
+        return rotor_wrench(rpm, p.kf, p.km, p.arm_length, self._geometry, *p.curve())
 
     def set_params(self, idx: torch.Tensor, params: BatchedParams) -> None:
         """New physical parameters for the environments `idx` (domain randomization)."""
@@ -212,12 +252,14 @@ class QuadrotorSim:
     def step(self, rpm_cmd: torch.Tensor, substeps: int = 1) -> None:
         """Advance every environment by `substeps` physics steps towards `rpm_cmd` [N, 4]."""
         s, p = self.state, self.params
+        b1, b0 = p.curve()
         if self._compiled is not None:
             for _ in range(substeps):
                 s.pos, s.vel, s.quat, s.ang_vel, s.rpm = self._compiled(
                     s.pos, s.vel, s.quat, s.ang_vel, s.rpm, rpm_cmd,
                     p.mass, p.inertia, p.kf, p.km, p.arm_length, p.tau_up, p.tau_down, p.drag,
-                    self.ext_force, self.ext_torque, self._geometry, self.gravity, self.dt)
+                    self.ext_force, self.ext_torque, self._geometry, self.gravity, self.dt,
+                    b1, b0)
             return
         # Eager: the lag decays and gravity once per call, not per substep.
         decays = lag_decays(p.tau_up, p.tau_down, self.dt)
@@ -226,7 +268,7 @@ class QuadrotorSim:
             s.pos, s.vel, s.quat, s.ang_vel, s.rpm = physics_substep(
                 s.pos, s.vel, s.quat, s.ang_vel, s.rpm, rpm_cmd, p.mass, p.inertia, p.kf, p.km,
                 p.arm_length, p.drag, self.ext_force, self.ext_torque, self._geometry, decays,
-                gravity, self.dt)
+                gravity, self.dt, b1, b0)
 
     def enable_compile(self) -> None:
         """Fuse the physics step with torch.compile (one C++/CUDA kernel; ~30 s to build)."""

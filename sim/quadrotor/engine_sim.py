@@ -4,7 +4,7 @@ body in the engine.
 `EngineQuadrotorSim` has the interface of `QuadrotorSim` (`state`, `params`,
 `ext_force`, `ext_torque`, `set_params`, `step`), so the tasks run on any engine.
 The rotor model (first-order lag with rising and falling time constants, thrust
-`kf rpm^2`, yaw torque `km rpm^2`) is computed here, per physics step and
+on the curve `kf (rpm^2 + b1 rpm + b0)`, yaw torque `km / kf` times the thrust) is computed here, per physics step and
 identically for every engine; the engine integrates the body under those forces,
 gravity, drag and contacts with the floor at z = 0.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim, lag_rotor_speed
+from sim.quadrotor.dynamics import BatchedParams, QuadrotorSim, lag_rotor_speed, rotor_thrust
 
 
 def rotor_speed_sequence(rpm: torch.Tensor, rpm_cmd: torch.Tensor, tau_up: torch.Tensor,
@@ -53,7 +53,8 @@ class EngineQuadrotorSim(QuadrotorSim):
         p = self.params
         rpm_seq = rotor_speed_sequence(self.state.rpm, rpm_cmd, p.tau_up, p.tau_down,
                                        self.dt, substeps)
-        thrust = p.kf.unsqueeze(1) * rpm_seq.square()               # [N, S, 4] N
+        b1, b0 = p.curve()
+        thrust = rotor_thrust(rpm_seq, p.kf.unsqueeze(1), b1.unsqueeze(1), b0.unsqueeze(1))
         self._integrate(thrust)
         self.state.rpm = rpm_seq[:, -1]
 

@@ -25,7 +25,9 @@ from sim.quadrotor.dynamics import BatchedParams
 from sim.quadrotor.params import CRAZYFLIE
 
 HELDOUT_SEED = 2_000_003      # evaluation quadrotors; training uses small integer seeds
-REF = CRAZYFLIE               # size reference for arm length and rotor speed
+# Size reference for arm length, rotor speed and drag: the cf2x-based `crazyflie` preset
+# the family was built on (its held-out quadrotors are what the adaptive student knows).
+REF = CRAZYFLIE
 
 
 @dataclass
@@ -74,22 +76,24 @@ class QuadrotorFamily:
         return BatchedParams(
             mass=mass, inertia=inertia, kf=kf, km=kf * u(self.torque_constant),
             arm_length=arm, max_rpm=max_rpm, tau_up=u(self.tau_up_s),
-            tau_down=u(self.tau_down_s), drag=self.drag_per_kg * mass)
+            tau_down=u(self.tau_down_s), drag=self.drag_per_kg * mass,
+            thrust_lin=torch.zeros_like(mass), thrust_const=torch.zeros_like(mass))
 
 
 def thrust_to_weight(p: BatchedParams, gravity: float = REF.gravity) -> torch.Tensor:
-    return 4.0 * p.kf * p.max_rpm**2 / (p.mass * gravity)
+    shape = 1.0 + p.thrust_lin + p.thrust_const
+    return 4.0 * p.kf * p.max_rpm**2 * shape / (p.mass * gravity)
 
 
 def torque_to_inertia(p: BatchedParams) -> torch.Tensor:
-    roll_torque = 2.0 * p.kf * p.max_rpm**2 * p.arm_length / math.sqrt(2.0)
+    shape = 1.0 + p.thrust_lin + p.thrust_const
+    roll_torque = 2.0 * p.kf * p.max_rpm**2 * shape * p.arm_length / math.sqrt(2.0)
     return roll_torque / p.inertia[:, :1]
 
 
 def hover_action(p: BatchedParams, gravity: float = REF.gravity) -> torch.Tensor:
     """[N, 1] normalized motor command that holds hover for each quadrotor."""
-    hover_rpm = (p.mass * gravity / (4.0 * p.kf)).sqrt()
-    return 2.0 * hover_rpm / p.max_rpm - 1.0
+    return 2.0 * p.hover_rpm(gravity) / p.max_rpm - 1.0
 
 
 def heldout(n: int, family: QuadrotorFamily | None = None, device="cpu") -> BatchedParams:

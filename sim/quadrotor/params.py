@@ -1,7 +1,10 @@
 """Physical parameter presets for quadrotors (SI units, RPM for rotor speed).
 
-Thrust per rotor is `kf * rpm**2` [N]; yaw reaction torque is `km * rpm**2`
-[N m]. Motor order and spin directions are in docs/conventions.md.
+Thrust per rotor is a quadratic in rotor speed with linear and constant terms,
+`kf * (rpm**2 + thrust_lin * max_rpm * rpm + thrust_const * max_rpm**2)` [N] (the
+shape measured propellers show; 0, 0 is the plain `kf * rpm**2`); yaw reaction
+torque is `km / kf` times the thrust [N m]. Motor order and spin directions are in
+docs/conventions.md; every preset's numbers and their sources are in docs/presets.md.
 """
 
 from __future__ import annotations
@@ -24,14 +27,22 @@ class QuadrotorParams:
     tau_down: float                  # s, motor time constant when slowing down
     drag: float                      # N / (m/s), isotropic linear drag (world frame)
     gravity: float = 9.81            # m / s^2
+    thrust_lin: float = 0.0          # thrust curve: linear term / (kf max_rpm) (see above)
+    thrust_const: float = 0.0        # thrust curve: constant term / (kf max_rpm^2)
 
     @property
     def hover_rpm(self) -> float:
-        return (self.mass * self.gravity / (4.0 * self.kf)) ** 0.5
+        return rpm_for_thrust_ratio(self.mass * self.gravity / (4.0 * self.kf), self)
+
+    @property
+    def max_rotor_thrust(self) -> float:
+        """N, one rotor at max_rpm."""
+        return self.kf * self.max_rpm**2 * (1.0 + self.thrust_lin + self.thrust_const)
 
     @property
     def thrust_to_weight(self) -> float:
-        return 4.0 * self.kf * self.max_rpm**2 / (self.mass * self.gravity)
+        shape = 1.0 + self.thrust_lin + self.thrust_const
+        return 4.0 * self.kf * self.max_rpm**2 * shape / (self.mass * self.gravity)
 
     @property
     def hover_action(self) -> float:
@@ -46,7 +57,42 @@ class QuadrotorParams:
         return replace(self, **kw)
 
 
-# Crazyflie 2.x, as in the public cf2x model (gym-pybullet-drones).
+def rpm_for_thrust_ratio(thrust_over_kf: float, p) -> float:
+    """Rotor speed giving thrust = kf * thrust_over_kf on the thrust curve of `p` (0 below
+    its constant term); p: QuadrotorParams (scalars). A plain kf rpm^2 curve gives exactly
+    sqrt(thrust_over_kf)."""
+    b1, b0 = p.thrust_lin * p.max_rpm, p.thrust_const * p.max_rpm**2
+    return max(0.0, max(0.0, thrust_over_kf - b0 + 0.25 * b1 * b1) ** 0.5 - 0.5 * b1)
+
+
+# Crazyflie 2.1 as published (docs/presets.md gives each number's source): Bitcraze's
+# 27 g take-off weight; the thrust curve, torque constant, asymmetric motor (55 ms rising,
+# 249 ms falling), inertia and rotor positions identified for RAPTOR / Learning to Fly in
+# Seconds (RLtools' l2f Crazyflie model, method of Eschmann et al. 2024). Per rotor, in
+# the normalized rotor speed w = rpm / max_rpm: thrust = 0.00352526 + 0.01437313 w
+# + 0.09223048 w^2 N, so T/W 1.66 at 27 g and hover at w = 0.750 (command +0.50).
+# max_rpm is the cf2x model's (only the normalized speed matters to the thrust).
+_CF21_MAX_RPM = 21702.0
+_CF21_C2 = 0.09223048
+CRAZYFLIE_21 = QuadrotorParams(
+    name="crazyflie-2.1",
+    mass=0.027,
+    arm_length=0.028 * 2**0.5,
+    kf=_CF21_C2 / _CF21_MAX_RPM**2,
+    km=4.665e-3 * _CF21_C2 / _CF21_MAX_RPM**2,
+    inertia=(9.416556729130406e-06, 9.644051701582312e-06, 1.745951732253285e-05),
+    max_rpm=_CF21_MAX_RPM,
+    tau_up=0.05545454545454546,
+    tau_down=0.24939393939393945,
+    drag=0.006,
+    thrust_lin=0.01437313 / _CF21_C2,
+    thrust_const=0.00352526 / _CF21_C2,
+)
+
+# The default preset, what the zoo and tests were made on: gym-pybullet-drones' cf2x
+# model (T/W 2.25, a symmetric 40 ms motor of our own choosing, plain kf rpm^2 thrust).
+# It becomes the measured crazyflie-2.1 once the policies retrained on that fly it
+# (issue 38; docs/presets.md).
 CRAZYFLIE = QuadrotorParams(
     name="crazyflie",
     mass=0.027,
@@ -74,12 +120,13 @@ QUAD_450 = QuadrotorParams(
     drag=0.15,
 )
 
-PRESETS: dict[str, QuadrotorParams] = {p.name: p for p in (CRAZYFLIE, QUAD_450)}
+PRESETS: dict[str, QuadrotorParams] = {p.name: p for p in (CRAZYFLIE, CRAZYFLIE_21, QUAD_450)}
 
 
 # calibration-file quantity -> QuadrotorParams field; the model section (system
 # identification) wins over the actuators section (thrust stand).
-_CALIBRATED = (("actuators", ("kf", "km", "max_rpm", "tau_up", "tau_down")),
+_CALIBRATED = (("actuators", ("kf", "km", "max_rpm", "tau_up", "tau_down", "thrust_lin",
+                              "thrust_const")),
                ("model", ("mass", "inertia", "kf", "km", "tau_up", "tau_down", "drag")))
 
 

@@ -15,7 +15,8 @@ import torch
 from robot_rl.calfile import is_calibration_path
 from robot_rl.spec import ActionField, IOSpec, ObsField
 from sim.quadrotor.backends import check_backend, make_quadrotor_sim
-from sim.quadrotor.dynamics import BatchedParams, command_to_rpm, rotor_geometry, thrust_allocation
+from sim.quadrotor.dynamics import (BatchedParams, command_to_rpm, rotor_geometry, rpm_for_thrust_ratio,
+                                    thrust_allocation)
 from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import calibrated_latency_s, get_preset
@@ -68,7 +69,9 @@ class RewardWeights:
     tilt: float = 0.2
     ang_vel: float = 0.02
     yaw_rate: float = 0.0        # x |body yaw rate| (rad/s), on top of ang_vel (hover: 0.03)
-    action_rate: float = 0.1
+    yaw: float = 0.0             # x |heading error| (rad) from the reference heading (world +x)
+    action_rate: float = 0.1     # x sum (a_t - a_(t-1))^2
+    action_rate_abs: float = 0.0  # x sum |a_t - a_(t-1)|: steady commands, not only small jumps
     crash: float = 2.0
 
 
@@ -95,6 +98,7 @@ class QuadrotorTaskConfig:
     success_window_s: float = 2.0
     success_pos_m: float = 0.05
     success_tilt_deg: float = 10.0
+    success_yaw_deg: float = 180.0       # |heading error| bound over the window (180: none)
     max_rate_rad_s: float = 10.0         # rates mode: action +-1
     rate_gain: float = 20.0              # rates mode: 1/s, P gain of the inner loop
     compile: bool = False                # torch.compile the physics step (torch backend)
@@ -223,7 +227,8 @@ class QuadrotorEnv:
         p = self.nominal
         if self.cfg.action_mode == "motors":
             return torch.full((4,), p.hover_action)
-        thrust_frac = p.mass * p.gravity / (4 * p.kf * p.max_rpm**2)
+        thrust_frac = p.mass * p.gravity / (4 * p.kf * p.max_rpm**2
+                                            * (1.0 + p.thrust_lin + p.thrust_const))
         return torch.tensor([2 * thrust_frac - 1, 0.0, 0.0, 0.0])
 
     def _nominal_mixer(self) -> torch.Tensor:
@@ -312,7 +317,7 @@ class QuadrotorEnv:
         q_tilt = quat_from_axis_angle(axis + 1e-9, tilt)
         s.quat[idx] = quat_mul(q_tilt, q_yaw)
         s.ang_vel[idx] = (2 * self._rand(k, 3) - 1) * cfg.init_ang_vel
-        s.rpm[idx] = (weight / (4 * params.kf)).sqrt().expand(k, 4)
+        s.rpm[idx] = params.hover_rpm(self.nominal.gravity).expand(k, 4)
 
         hover = family_hover_action(params).expand(k, 4) if cfg.family.enabled \
             else self.hover_action
@@ -380,7 +385,7 @@ class QuadrotorEnv:
     def _rate_controller(self, action: torch.Tensor) -> torch.Tensor:
         """Inner body-rate P loop with the nominal model, as a flight controller runs it."""
         p, cfg = self.nominal, self.cfg
-        max_thrust = 4 * p.kf * p.max_rpm**2
+        max_thrust = 4 * p.kf * p.max_rpm**2 * (1.0 + p.thrust_lin + p.thrust_const)
         collective = (action[:, :1] + 1.0) * 0.5 * max_thrust
         rate_sp = action[:, 1:] * cfg.max_rate_rad_s
         w = self.sim.state.ang_vel
@@ -388,7 +393,8 @@ class QuadrotorEnv:
         torque = inertia * cfg.rate_gain * (rate_sp - w) + torch.linalg.cross(w, inertia * w)
         rotor_thrust = torch.cat((collective, torque), -1) @ self._mixer.T
         rotor_thrust = rotor_thrust.clamp(0.0, max_thrust / 4)
-        return (rotor_thrust / p.kf).sqrt()
+        return rpm_for_thrust_ratio(rotor_thrust / p.kf, p.thrust_lin * p.max_rpm,
+                                    p.thrust_const * p.max_rpm**2)
 
     def step(self, action: torch.Tensor):
         cfg, w = self.cfg, self.cfg.reward
@@ -406,7 +412,9 @@ class QuadrotorEnv:
         else:
             for _ in range(self.decimation):
                 self.sim.step(self._rate_controller(applied))
-        action_rate = (action - self.prev_action).square().sum(-1)
+        action_delta = action - self.prev_action
+        action_rate = action_delta.square().sum(-1)
+        action_delta_abs = action_delta.abs().sum(-1)
         self.prev_action = action
         self.episode_step += 1
 
@@ -422,11 +430,14 @@ class QuadrotorEnv:
             | (s.pos[:, 2] < self.sim.ground_z) \
             | (ang_vel_norm > cfg.max_ang_vel)
 
+        yaw_err = torch.atan2(rot[:, 1, 0], rot[:, 0, 0]).abs()   # reference heading: +x
         cost = (w.vel * vel_err.norm(dim=-1)
                 + w.tilt * (1.0 - tilt_cos)
                 + w.ang_vel * ang_vel_norm
                 + w.yaw_rate * s.ang_vel[:, 2].abs()
-                + w.action_rate * action_rate)
+                + w.yaw * yaw_err
+                + w.action_rate * action_rate
+                + w.action_rate_abs * action_delta_abs)
         # Costs are capped at the alive bonus: staying in the air always beats crashing.
         reward = self.control_dt * (
             w.alive - cost.clamp(max=w.alive)
@@ -437,6 +448,8 @@ class QuadrotorEnv:
         self.episode_return += reward
 
         ok = (pos_norm < cfg.success_pos_m) & (tilt_cos > math.cos(math.radians(cfg.success_tilt_deg)))
+        if cfg.success_yaw_deg < 180.0:
+            ok &= yaw_err < math.radians(cfg.success_yaw_deg)
         self.ok_streak = (self.ok_streak + 1) * ok
         in_window = self.episode_step > self.max_episode_steps - self.window_steps
         self.window_sq_err += torch.where(in_window & finite, pos_norm.square(), 0.0)
@@ -456,6 +469,7 @@ class QuadrotorEnv:
                 "full_length": full,
                 "success": full & ~crashed[idx] & (self.ok_streak[idx] >= self.window_steps),
                 "window_rms_err": (self.window_sq_err[idx] / self.window_steps).sqrt(),
+                "final_yaw_err_deg": torch.rad2deg(yaw_err[idx]),
                 # from then on to the episode's end, position and tilt stayed within bounds
                 "settle_time_s": (self.episode_step[idx] - self.ok_streak[idx]).float()
                 * self.control_dt,
