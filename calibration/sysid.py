@@ -155,8 +155,7 @@ class WindowModel:
         self.arm = torch.tensor([[nominal.arm_length]], dtype=cfg.dtype)
         self.max_rpm = nominal.max_rpm
         # the thrust curve's shape is the nominal's (kf scales it; the shape is not identified)
-        self.curve = (nominal.thrust_lin * nominal.max_rpm,
-                      nominal.thrust_const * nominal.max_rpm ** 2)
+        self.curve = nominal.curve
         self.sigma = noise_levels(windows)
         self.projection = self.start_error_projection()
 

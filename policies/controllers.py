@@ -26,9 +26,8 @@ from sim.quadrotor.params import QuadrotorParams, get_preset
 def thrusts_to_command(thrust: torch.Tensor, p: QuadrotorParams) -> torch.Tensor:
     """Rotor thrusts [N, 4] (clamped to what the rotors can give) -> motor commands.
     `p`: one quadrotor's parameters, or BatchedParams (one row per thrust row)."""
-    max_thrust = p.kf * p.max_rpm**2 * (1.0 + p.thrust_lin + p.thrust_const)
-    b1, b0 = p.thrust_lin * p.max_rpm, p.thrust_const * p.max_rpm**2
-    rpm = rpm_for_thrust_ratio(thrust.clamp(min=0.0).clamp(max=max_thrust) / p.kf, b1, b0)
+    thrust = thrust.clamp(min=0.0).clamp(max=p.max_rotor_thrust)
+    rpm = rpm_for_thrust_ratio(thrust / p.kf, *p.curve)
     return 2.0 * rpm / p.max_rpm - 1.0
 
 
@@ -93,7 +92,7 @@ class _Controller:
         self.alloc = thrust_allocation(p.arm_length, p.km / p.kf)
         self.mixer = torch.linalg.inv(self.alloc)
         self.inertia = torch.tensor(p.inertia)
-        self.max_thrust = 4 * p.kf * p.max_rpm**2 * (1.0 + p.thrust_lin + p.thrust_const)
+        self.max_thrust = 4 * p.max_rotor_thrust
         self.state: torch.Tensor | None = None
 
     @staticmethod

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 # rotorpy rotor k is driven by our motor OURS_FOR_ROTORPY[k]
 OURS_FOR_ROTORPY = (3, 0, 1, 2)
@@ -130,12 +131,18 @@ class RotorpyHoverConfig:
     reference: str = "hover"         # "hover" | "figure8" (1 m/s peak, 1 m amplitude)
 
 
-def _figure8(t: float, amp: float = 1.0, speed: float = 1.0):
-    """Our evaluation figure-eight (x = A sin wt, y = A/2 sin 2wt, peak speed `speed`)."""
+CENTRE = np.array([0.0, 0.0, 1.5])
+
+
+def reference(t: float, kind: str, amp: float = 1.0, speed: float = 1.0):
+    """Reference position and velocity at time t: the hover point at CENTRE, or our
+    evaluation figure-eight around it (x = A sin wt, y = A/2 sin 2wt, peak speed `speed`)."""
+    if kind == "hover":
+        return CENTRE, np.zeros(3)
     w = speed / (amp * math.sqrt(2.0))
     pos = np.array([amp * math.sin(w * t), 0.5 * amp * math.sin(2 * w * t), 0.0])
     vel = np.array([amp * w * math.cos(w * t), amp * w * math.cos(2 * w * t), 0.0])
-    return pos, vel
+    return CENTRE + pos, vel
 
 
 def evaluate_rotorpy(act, episodes: int = 100, seed: int = 0,
@@ -153,14 +160,13 @@ def evaluate_rotorpy(act, episodes: int = 100, seed: int = 0,
     window = round(cfg.success_window_s * cfg.control_rate_hz)
     quads = [RotorpyQuadrotor(cfg.aero) for _ in range(episodes)]
     hover_cmd = 2 * hover_rotor_speed(quads[0].params) / quads[0].params["rotor_speed_max"] - 1
-    centre = np.array([0.0, 0.0, 1.5])
     for q in quads:
         tilt = rng.uniform(0, math.radians(cfg.init_tilt_deg))
         phi = rng.uniform(0, 2 * math.pi)
         q_tilt = quat_xyzw_from_axis_angle(np.array([math.cos(phi), math.sin(phi), 0.0]), tilt)
         q_yaw = quat_xyzw_from_axis_angle(np.array([0.0, 0.0, 1.0]),
                                           rng.uniform(-1, 1) * math.radians(cfg.init_yaw_deg))
-        q.reset(centre + rng.uniform(-1, 1, 3) * cfg.init_pos_m,
+        q.reset(reference(0.0, cfg.reference)[0] + rng.uniform(-1, 1, 3) * cfg.init_pos_m,
                 rng.uniform(-1, 1, 3) * cfg.init_vel_mps, quat_mul_xyzw(q_tilt, q_yaw),
                 rng.uniform(-1, 1, 3) * cfg.init_ang_vel)
     prev = np.full((episodes, 4), hover_cmd, np.float32)
@@ -170,17 +176,14 @@ def evaluate_rotorpy(act, episodes: int = 100, seed: int = 0,
     actions = np.zeros((steps, episodes, 4), np.float32)
     for k in range(steps):
         t = k * dt
-        ref_pos, ref_vel = (centre, np.zeros(3)) if cfg.reference == "hover" else \
-            tuple(a + b for a, b in zip(_figure8(t), (centre, np.zeros(3))))
+        ref_pos, ref_vel = reference(t, cfg.reference)
         obs = np.stack([observation(q.state, ref_pos, ref_vel, prev[i]) if alive[i]
                         else np.zeros(22, np.float32) for i, q in enumerate(quads)])
-        import torch
-
         a = np.asarray(act(torch.from_numpy(obs)), dtype=np.float32).reshape(episodes, 4)
         a = np.clip(np.nan_to_num(a, nan=0.0), -1, 1)
         actions[k] = a
         t_next = t + dt
-        ref_next = centre if cfg.reference == "hover" else _figure8(t_next)[0] + centre
+        ref_next = reference(t_next, cfg.reference)[0]
         for i, q in enumerate(quads):
             if not alive[i]:
                 continue

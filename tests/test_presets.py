@@ -32,8 +32,7 @@ def test_crazyflie_preset_equals_its_sources():
     c0, c1, c2 = RLTOOLS_THRUST
     for w in (0.0, 0.3, 0.75, 1.0):
         rpm = torch.tensor([w * CF.max_rpm], dtype=torch.float64)
-        t = rotor_thrust(rpm, CF.kf, CF.thrust_lin * CF.max_rpm,
-                         CF.thrust_const * CF.max_rpm**2).item()
+        t = rotor_thrust(rpm, CF.kf, *CF.curve).item()
         assert t == pytest.approx(c0 + c1 * w + c2 * w * w, rel=1e-9)
 
 
@@ -50,7 +49,7 @@ def test_crazyflie_hover_point_and_thrust_to_weight_by_hand():
 
 def test_rpm_for_thrust_inverts_the_curve():
     p = BatchedParams.from_nominal(CF, 3)
-    b1, b0 = p.curve()
+    b1, b0 = p.curve
     rpm = torch.tensor([[1000.0], [12000.0], [21702.0]])
     back = rpm_for_thrust(rotor_thrust(rpm, p.kf, b1, b0), p.kf, b1, b0)
     assert back == pytest.approx(rpm, rel=1e-4)

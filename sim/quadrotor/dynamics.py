@@ -78,17 +78,19 @@ class BatchedParams:
             drag=col(p.drag), thrust_lin=col(p.thrust_lin), thrust_const=col(p.thrust_const),
         )
 
+    @property
     def curve(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(b1, b0) of the thrust curve kf (rpm^2 + b1 rpm + b0), [N, 1] each."""
-        return self.thrust_lin * self.max_rpm, self.thrust_const * self.max_rpm.square()
+        return self.thrust_lin * self.max_rpm, self.thrust_const * self.max_rpm**2
+
+    @property
+    def max_rotor_thrust(self) -> torch.Tensor:
+        """[N, 1] N, one rotor at max_rpm."""
+        return self.kf * self.max_rpm**2 * (1.0 + self.thrust_lin + self.thrust_const)
 
     def hover_rpm(self, gravity: float = 9.81) -> torch.Tensor:
         """[N, 1] rotor speed at which four rotors carry the weight."""
-        return rpm_for_thrust_ratio(self.mass * gravity / (4.0 * self.kf), *self.curve())
-
-    def max_rotor_thrust(self) -> torch.Tensor:
-        """[N, 1] N, one rotor at max_rpm."""
-        return self.kf * self.max_rpm.square() * (1.0 + self.thrust_lin + self.thrust_const)
+        return rpm_for_thrust_ratio(self.mass * gravity / (4.0 * self.kf), *self.curve)
 
     def row(self, i: int, name: str = "") -> QuadrotorParams:
         """Environment i's parameters as a QuadrotorParams."""
@@ -243,7 +245,7 @@ class QuadrotorSim:
     def rotor_forces(self, rpm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rotor thrusts [N, 4] (N) and body torque [N, 3] (N m) from rotor speeds."""
         p = self.params
-        return rotor_wrench(rpm, p.kf, p.km, p.arm_length, self._geometry, *p.curve())
+        return rotor_wrench(rpm, p.kf, p.km, p.arm_length, self._geometry, *p.curve)
 
     def set_params(self, idx: torch.Tensor, params: BatchedParams) -> None:
         """New physical parameters for the environments `idx` (domain randomization)."""
@@ -252,7 +254,7 @@ class QuadrotorSim:
     def step(self, rpm_cmd: torch.Tensor, substeps: int = 1) -> None:
         """Advance every environment by `substeps` physics steps towards `rpm_cmd` [N, 4]."""
         s, p = self.state, self.params
-        b1, b0 = p.curve()
+        b1, b0 = p.curve
         if self._compiled is not None:
             for _ in range(substeps):
                 s.pos, s.vel, s.quat, s.ang_vel, s.rpm = self._compiled(

@@ -53,7 +53,7 @@ class EngineQuadrotorSim(QuadrotorSim):
         p = self.params
         rpm_seq = rotor_speed_sequence(self.state.rpm, rpm_cmd, p.tau_up, p.tau_down,
                                        self.dt, substeps)
-        b1, b0 = p.curve()
+        b1, b0 = p.curve
         thrust = rotor_thrust(rpm_seq, p.kf.unsqueeze(1), b1.unsqueeze(1), b0.unsqueeze(1))
         self._integrate(thrust)
         self.state.rpm = rpm_seq[:, -1]

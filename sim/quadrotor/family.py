@@ -81,13 +81,11 @@ class QuadrotorFamily:
 
 
 def thrust_to_weight(p: BatchedParams, gravity: float = REF.gravity) -> torch.Tensor:
-    shape = 1.0 + p.thrust_lin + p.thrust_const
-    return 4.0 * p.kf * p.max_rpm**2 * shape / (p.mass * gravity)
+    return 4.0 * p.max_rotor_thrust / (p.mass * gravity)
 
 
 def torque_to_inertia(p: BatchedParams) -> torch.Tensor:
-    shape = 1.0 + p.thrust_lin + p.thrust_const
-    roll_torque = 2.0 * p.kf * p.max_rpm**2 * shape * p.arm_length / math.sqrt(2.0)
+    roll_torque = 2.0 * p.max_rotor_thrust * p.arm_length / math.sqrt(2.0)
     return roll_torque / p.inertia[:, :1]
 
 

@@ -31,8 +31,13 @@ class QuadrotorParams:
     thrust_const: float = 0.0        # thrust curve: constant term / (kf max_rpm^2)
 
     @property
+    def curve(self) -> tuple[float, float]:
+        """(b1, b0) of the thrust curve kf (rpm^2 + b1 rpm + b0)."""
+        return self.thrust_lin * self.max_rpm, self.thrust_const * self.max_rpm**2
+
+    @property
     def hover_rpm(self) -> float:
-        return rpm_for_thrust_ratio(self.mass * self.gravity / (4.0 * self.kf), self)
+        return _rpm_for_thrust_ratio(self.mass * self.gravity / (4.0 * self.kf), *self.curve)
 
     @property
     def max_rotor_thrust(self) -> float:
@@ -41,8 +46,7 @@ class QuadrotorParams:
 
     @property
     def thrust_to_weight(self) -> float:
-        shape = 1.0 + self.thrust_lin + self.thrust_const
-        return 4.0 * self.kf * self.max_rpm**2 * shape / (self.mass * self.gravity)
+        return 4.0 * self.max_rotor_thrust / (self.mass * self.gravity)
 
     @property
     def hover_action(self) -> float:
@@ -57,11 +61,10 @@ class QuadrotorParams:
         return replace(self, **kw)
 
 
-def rpm_for_thrust_ratio(thrust_over_kf: float, p) -> float:
-    """Rotor speed giving thrust = kf * thrust_over_kf on the thrust curve of `p` (0 below
-    its constant term); p: QuadrotorParams (scalars). A plain kf rpm^2 curve gives exactly
-    sqrt(thrust_over_kf)."""
-    b1, b0 = p.thrust_lin * p.max_rpm, p.thrust_const * p.max_rpm**2
+def _rpm_for_thrust_ratio(thrust_over_kf: float, b1: float, b0: float) -> float:
+    """The scalar twin of sim.quadrotor.dynamics.rpm_for_thrust_ratio (that module imports
+    this one): the rotor speed >= 0 at which rpm^2 + b1 rpm + b0 = thrust_over_kf; a plain
+    kf rpm^2 curve gives exactly sqrt(thrust_over_kf)."""
     return max(0.0, max(0.0, thrust_over_kf - b0 + 0.25 * b1 * b1) ** 0.5 - 0.5 * b1)
 
 

@@ -15,8 +15,8 @@ import torch
 from robot_rl.calfile import is_calibration_path
 from robot_rl.spec import ActionField, IOSpec, ObsField
 from sim.quadrotor.backends import check_backend, make_quadrotor_sim
-from sim.quadrotor.dynamics import (BatchedParams, command_to_rpm, rotor_geometry, rpm_for_thrust_ratio,
-                                    thrust_allocation)
+from sim.quadrotor.dynamics import (BatchedParams, command_to_rpm, rotor_geometry,
+                                    rpm_for_thrust_ratio, thrust_allocation)
 from sim.quadrotor.family import QuadrotorFamily
 from sim.quadrotor.family import hover_action as family_hover_action
 from sim.quadrotor.params import calibrated_latency_s, get_preset
@@ -227,8 +227,7 @@ class QuadrotorEnv:
         p = self.nominal
         if self.cfg.action_mode == "motors":
             return torch.full((4,), p.hover_action)
-        thrust_frac = p.mass * p.gravity / (4 * p.kf * p.max_rpm**2
-                                            * (1.0 + p.thrust_lin + p.thrust_const))
+        thrust_frac = p.mass * p.gravity / (4 * p.max_rotor_thrust)
         return torch.tensor([2 * thrust_frac - 1, 0.0, 0.0, 0.0])
 
     def _nominal_mixer(self) -> torch.Tensor:
@@ -385,7 +384,7 @@ class QuadrotorEnv:
     def _rate_controller(self, action: torch.Tensor) -> torch.Tensor:
         """Inner body-rate P loop with the nominal model, as a flight controller runs it."""
         p, cfg = self.nominal, self.cfg
-        max_thrust = 4 * p.kf * p.max_rpm**2 * (1.0 + p.thrust_lin + p.thrust_const)
+        max_thrust = 4 * p.max_rotor_thrust
         collective = (action[:, :1] + 1.0) * 0.5 * max_thrust
         rate_sp = action[:, 1:] * cfg.max_rate_rad_s
         w = self.sim.state.ang_vel
@@ -393,8 +392,7 @@ class QuadrotorEnv:
         torque = inertia * cfg.rate_gain * (rate_sp - w) + torch.linalg.cross(w, inertia * w)
         rotor_thrust = torch.cat((collective, torque), -1) @ self._mixer.T
         rotor_thrust = rotor_thrust.clamp(0.0, max_thrust / 4)
-        return rpm_for_thrust_ratio(rotor_thrust / p.kf, p.thrust_lin * p.max_rpm,
-                                    p.thrust_const * p.max_rpm**2)
+        return rpm_for_thrust_ratio(rotor_thrust / p.kf, *p.curve)
 
     def step(self, action: torch.Tensor):
         cfg, w = self.cfg, self.cfg.reward
