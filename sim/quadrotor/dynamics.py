@@ -136,8 +136,9 @@ def thrust_allocation(arm_length: float, km_over_kf: float, device="cpu") -> tor
 
 
 def thrust_shape(rpm, b1, b0):
-    """rpm^2 + b1 rpm + b0: the thrust curve over kf (exactly rpm^2 when b1 = b0 = 0)."""
-    return rpm * (rpm + b1) + b0
+    """rpm^2 + b1 rpm + b0: the thrust curve over kf (exactly rpm^2 when b1 = b0 = 0); one
+    fused addcmul for the product and the constant (it runs every physics substep)."""
+    return torch.addcmul(torch.as_tensor(b0, dtype=rpm.dtype, device=rpm.device), rpm, rpm + b1)
 
 
 def rotor_thrust(rpm, kf, b1, b0):
