@@ -81,3 +81,19 @@ def test_hover_command_holds_rotorpy_still():
     assert result["success_rate"] == 1.0 and result["diverged_rate"] == 0.0
     assert result["pos_err_rms_m"] < 0.01
     assert result["mean_abs_delta_action"] == 0.0
+
+
+def test_pid_heading_loop_holds_the_heading_in_rotorpy():
+    """crazyflie-2.1's PID gains turn any start heading to world +x in rotorpy's
+    Crazyflie (success needs 10 cm and 10 deg); without the loop the heading stays off."""
+    from policies.controllers import CascadedPID, PIDGains
+
+    def batched(pid):
+        return lambda obs: pid.act(torch.as_tensor(obs)).numpy()
+
+    cfg = RotorpyHoverConfig(episode_s=6.0)
+    held = evaluate_rotorpy(batched(CascadedPID("crazyflie-2.1")), episodes=6, cfg=cfg)
+    assert held["success_rate"] == 1.0 and held["diverged_rate"] == 0.0
+    free = CascadedPID("crazyflie-2.1", gains=PIDGains(yaw_p=0.0))
+    loose = evaluate_rotorpy(batched(free), episodes=6, cfg=cfg)
+    assert loose["final_yaw_err_deg_median"] > 20.0 and loose["success_rate"] < 0.5

@@ -147,15 +147,22 @@ static void test_motors(void)
     float in[4] = {-2.0f, 0.5f, 2.0f, 0.0f / 0.0f}, out[4], m[4];
     rr_motor_limits(in, out, 4, -1.0f, 1.0f);
     CHECK(out[0] == -1.0f && out[1] == 0.5f && out[2] == 1.0f && out[3] == -1.0f, "limits");
-    rr_mix_x(0.25f, 0.0f, 0.0f, 0.0f, m);                     /* hover: all equal */
+    const rr_thrust_curve quad = {0.0f, 0.0f}, cf21 = {0.155839f, 0.038222f};
+    rr_mix_x(0.25f, 0.0f, 0.0f, 0.0f, &quad, m);              /* hover: all equal */
     CHECK(m[0] == m[1] && m[1] == m[2] && m[2] == m[3] && m[0] > -0.01f && m[0] < 0.01f, "hover");
-    rr_mix_x(0.25f, 0.1f, 0.0f, 0.0f, m);                     /* +roll: left rotors (2, 3) up */
+    rr_mix_x(0.25f, 0.1f, 0.0f, 0.0f, &quad, m);              /* +roll: left rotors (2, 3) up */
     CHECK(m[2] > m[1] && m[3] > m[0] && m[2] == m[3], "roll");
-    rr_mix_x(0.25f, 0.0f, 0.1f, 0.0f, m);                     /* +pitch (nose down): back up */
+    rr_mix_x(0.25f, 0.0f, 0.1f, 0.0f, &quad, m);              /* +pitch (nose down): back up */
     CHECK(m[1] > m[0] && m[2] > m[3], "pitch");
-    rr_mix_x(0.25f, 0.0f, 0.0f, 0.1f, m);                     /* +yaw: clockwise rotors (1, 3) up */
+    rr_mix_x(0.25f, 0.0f, 0.0f, 0.1f, &quad, m);              /* +yaw: clockwise rotors (1, 3) up */
     CHECK(m[1] > m[0] && m[3] > m[2], "yaw");
-    rr_mix_x(2.0f, 0.0f, 0.0f, 0.0f, m);
+    /* Crazyflie 2.1 curve, hand-computed: hover at w = 0.7502 is thrust ratio
+     * (0.7502^2 + 0.155839 * 0.7502 + 0.038222) / 1.194061 = 0.601253 */
+    float w = rr_speed_for_thrust(&cf21, 0.601253f);
+    CHECK(w > 0.7501f && w < 0.7503f, "cf2.1 curve inverse %f", (double)w);
+    CHECK(rr_speed_for_thrust(&cf21, 0.01f) == 0.0f, "below the zero-speed thrust: 0");
+    CHECK(rr_speed_for_thrust(&cf21, 1.0f) > 0.9999f, "full thrust at full speed");
+    rr_mix_x(2.0f, 0.0f, 0.0f, 0.0f, &cf21, m);
     CHECK(m[0] == 1.0f, "saturates at max");
 }
 

@@ -139,9 +139,11 @@ class OnPolicyRunner:
 
             self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
         stats = EpisodeStats()
+        dr_level = getattr(getattr(cfg.env, "dr", None), "level", None)
+        if dr_level is not None and hasattr(env, "set_dr_level"):
+            env.set_dr_level(dr_level(self.iteration))
         obs = env.reset(seed=cfg.seed, randomize_episode_start=True).to(self.device)
         gamma = cfg.ppo.gamma
-        dr_level = getattr(getattr(cfg.env, "dr", None), "level", None)
         while self.iteration < cfg.runner.max_iterations:
             start = time.perf_counter()
             if dr_level is not None and hasattr(env, "set_dr_level"):
