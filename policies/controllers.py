@@ -32,13 +32,19 @@ def thrusts_to_command(thrust: torch.Tensor, p: QuadrotorParams) -> torch.Tensor
     return 2.0 * rpm / p.max_rpm - 1.0
 
 
+def heading_cos_sin(rot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin [N] of the heading (body x axis's horizontal part, from world +x) of
+    body-to-world rotations [N, 3, 3]."""
+    hx, hy = rot[:, 0, 0] + 1e-9, rot[:, 1, 0]
+    norm = (hx * hx + hy * hy).sqrt()
+    return hx / norm, hy / norm
+
+
 def heading(rot: torch.Tensor) -> torch.Tensor:
-    """[N, 1] heading (rad, in (-pi, pi]) of the body x axis from world +x, for body-to-
-    world rotations [N, 3, 3]: 2 atan(s / (1 + c)) of its horizontal direction (no atan2:
+    """[N, 1] heading (rad, in (-pi, pi]) from world +x: 2 atan(s / (1 + c)) (no atan2:
     it exports to ONNX)."""
-    hx, hy = rot[:, 0, 0], rot[:, 1, 0]
-    norm = (hx * hx + hy * hy).sqrt().clamp_min(1e-9)
-    return (2.0 * torch.atan(hy / (norm + hx).clamp_min(1e-9)))[:, None]
+    c, s = heading_cos_sin(rot)
+    return (2.0 * torch.atan(s / (1.0 + c).clamp_min(1e-9)))[:, None]
 
 
 def cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -72,10 +78,7 @@ def hover_lqr_state(obs: torch.Tensor, integral: torch.Tensor,
     integral, position and velocity error, roll and pitch, body rates, rotor thrust
     deviations from hover."""
     pos_err, rot, vel_err, w = _Controller.split(obs)
-    # heading from the body x axis's horizontal part (no atan2: it exports to ONNX)
-    hx, hy = rot[:, 0, 0] + 1e-9, rot[:, 1, 0]
-    norm = (hx * hx + hy * hy).sqrt()
-    c, s = hx / norm, hy / norm
+    c, s = heading_cos_sin(rot)   # no atan2: it exports to ONNX
     zero, one = torch.zeros_like(c), torch.ones_like(c)
     rz_t = torch.stack((torch.stack((c, s, zero), -1), torch.stack((-s, c, zero), -1),
                         torch.stack((zero, zero, one), -1)), -2)   # world -> heading
@@ -218,7 +221,7 @@ class CascadedPID(_Controller):
             * torch.tensor([1.0, 1.0, 0.0])
         if k.yaw_p > 0.0:    # hold the reference heading (world +x)
             yaw_sp = (-k.yaw_p * heading(rot)).clamp(-k.max_yaw_rate, k.max_yaw_rate)
-            rate_sp = rate_sp + yaw_sp * torch.tensor([0.0, 0.0, 1.0])
+            rate_sp = torch.cat((rate_sp[:, :2], yaw_sp), -1)
         if self.output == "rates":
             thrust_cmd = 2.0 * collective / self.max_thrust - 1.0
             return torch.cat((thrust_cmd, rate_sp / self.max_rate_cmd), -1), integral
@@ -489,6 +492,7 @@ def parse_controller(ref: str) -> tuple[str, str] | None:
 
 __all__ = ["CONTROLLERS", "CascadedPID", "ControllerRuntime", "LQRHover", "LQR_Q_DIAG",
            "LQR_R_WEIGHT", "PIDGains", "PID_GAINS", "PerRobotController", "PrivilegedLQR",
-           "allocation_rows", "cross", "desaturate_thrust", "heading", "hover_lqr_state",
+           "allocation_rows", "cross", "desaturate_thrust", "heading", "heading_cos_sin",
+           "hover_lqr_state",
            "hover_model", "lqr_gains", "make_controller", "parse_controller", "solve_dare",
            "thrusts_to_command"]

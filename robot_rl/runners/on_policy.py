@@ -131,6 +131,12 @@ class OnPolicyRunner:
             parts.append(f"{row['wall_s']:6.1f} s")
             print(" | ".join(parts), flush=True)
 
+    def _set_dr_level(self) -> None:
+        """The DR curriculum's level for this iteration, where the task has one."""
+        dr = getattr(self.cfg.env, "dr", None)
+        if hasattr(dr, "level") and hasattr(self.env, "set_dr_level"):
+            self.env.set_dr_level(dr.level(self.iteration))
+
     def learn(self) -> list[dict]:
         cfg, env, policy, storage, dp = self.cfg, self.env, self.policy, self.storage, self.dp
         if self.out_dir is not None and self.dp.is_main:
@@ -139,15 +145,12 @@ class OnPolicyRunner:
 
             self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
         stats = EpisodeStats()
-        dr_level = getattr(getattr(cfg.env, "dr", None), "level", None)
-        if dr_level is not None and hasattr(env, "set_dr_level"):
-            env.set_dr_level(dr_level(self.iteration))
+        self._set_dr_level()
         obs = env.reset(seed=cfg.seed, randomize_episode_start=True).to(self.device)
         gamma = cfg.ppo.gamma
         while self.iteration < cfg.runner.max_iterations:
             start = time.perf_counter()
-            if dr_level is not None and hasattr(env, "set_dr_level"):
-                env.set_dr_level(dr_level(self.iteration))
+            self._set_dr_level()
             with torch.no_grad():
                 for _ in range(cfg.runner.steps_per_env):
                     policy.normalizer.update(obs, dp.all_sum)   # alone: a no-op sum
